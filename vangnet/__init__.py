@@ -1,0 +1,1 @@
+"""vangnet: durable orchestration of the regional agreement on preventing evictions."""

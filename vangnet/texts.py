@@ -1,0 +1,80 @@
+"""Texts that Dutch professionals read: activity and timer summaries in the Temporal UI, and the
+first line of each inbox message. Plain Dutch, no personal data (cases are known by case id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACTION = {
+    "tenant_notice_sent": "Brief aan huurder: achterstand en zorgen worden gemeld",
+    "early_signal_submitted": "Vroegsignalering naar gemeente",
+    "casusregie_assigned": "Casusregie naar sociaal team",
+    "collection_paused": "Incasso en deurwaarder stilgezet",
+    "collection_resumed": "Incasso hervat",
+    "mpzo_notified": "Melding MPZO",
+    "postponement_consultation_requested": "Overleg uitstel ontruiming (corporatie en sociale dienst)",
+    "crisis_protocol_invoked": "Crisisprotocol sociale dienst gestart",
+    "moratorium_requested": "Verzoek moratorium (art. 287b Fw)",
+    "escalation_raised": "Escalatie",
+    "aftercare_started": "Nazorg gestart",
+    "aftercare_completed": "Nazorg afgerond",
+    "case_closed": "Casus gesloten",
+}
+
+REASON = {
+    # MPZO reasons
+    "summons_served": "dagvaarding betekend",
+    "signal_not_taken_up": "signaal niet in behandeling genomen",
+    "arrears_months": "huurachterstand van twee maanden zonder hulp",
+    "eviction_announced": "ontruiming aangezegd",
+    "evicted": "ontruiming uitgevoerd, opvang nodig",
+    "concern_nuisance": "zorgen: overlast",
+    "concern_confused_behaviour": "zorgen: onbegrepen gedrag",
+    "concern_care_and_safety": "zorgen: zorg en veiligheid",
+    # escalations
+    "reminder_missing": "geen aanmaning geregistreerd",
+    "pause_expired": "incassopauze verlopen zonder schuldhulp",
+    "crisis_meeting_overdue": "crisisoverleg niet op tijd gehouden",
+    "moratorium_excluded_nuisance": "geen moratorium: er is overlast gemeld",
+    "relapse": "nieuwe achterstand tijdens nazorg",
+    # outcomes
+    "resolved": "opgelost",
+    "evicted_outcome": "ontruimd",
+    "tenancy_ended": "huurovereenkomst beëindigd",
+    "withdrawn": "ingetrokken",
+}
+
+DEADLINE = {
+    "early_signal_due": "Termijn Vroegsignalering: {early_signal_after_days} dagen achterstand",
+    "help_plan_deadline": "Termijn hulpplan gemeente: {help_plan_deadline_days} dagen",
+    "collection_pause_end": "Einde incassopauze: {collection_pause_days} dagen",
+    "mpzo_months_threshold": "Grens MPZO: {mpzo_after_months} maanden achterstand",
+    "crisis_meeting_deadline": "Termijn crisisoverleg: {crisis_response_working_days} werkdagen",
+    "moratorium_end": "Einde moratorium",
+    "aftercare_end": "Einde nazorg: {aftercare_months} maanden",
+}
+
+STAGE = {
+    "arrears": "huurachterstand",
+    "early_signal": "vroegsignalering",
+    "debt_help": "schuldhulp",
+    "arrangement": "betalingsregeling",
+    "aftercare": "nazorg",
+    "closed": "gesloten",
+    "care": "zorg (MPZO)",
+    "crisis": "crisis (ontruiming aangezegd)",
+}
+
+
+def action_summary(action: str, reason: str | None = None) -> str:
+    text = ACTION.get(action, action)
+    if reason:
+        text = f"{text} — {REASON.get(reason, reason.replace('_', ' '))}"
+    return text[:200]
+
+
+def deadline_summary(kind: str, policy: dict[str, Any]) -> str:
+    try:
+        return DEADLINE[kind].format(**policy)[:200]
+    except (KeyError, IndexError):
+        return kind

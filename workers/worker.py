@@ -1,0 +1,55 @@
+"""Building and running the case worker: one task queue, every workflow and activity."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import CaseActivities
+from vangnet.settings import Settings, get_settings
+from vangnet.store import Store
+from workflows import TenantCaseWorkflow
+
+log = structlog.get_logger("vangnet.worker")
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+
+def build_worker(client: Client, store: Store, task_queue: str, **worker_kwargs) -> Worker:
+    """The worker as tests and `python -m workers` run it."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[TenantCaseWorkflow],
+        activities=CaseActivities(store, store.settings.policy_file).all(),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        **worker_kwargs,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    from vangnet.temporal_client import connect
+
+    settings = settings or get_settings()
+    store = await Store.open(settings)
+    try:
+        client = await connect()
+        worker = build_worker(client, store, settings.task_queue)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker_started", task_queue=settings.task_queue,
+                 temporal=client.service_client.config.target_host,
+                 namespace=client.namespace, database=store.engine.url.get_backend_name())
+        async with worker:
+            await stop.wait()
+            log.info("worker_stopping", grace_seconds=GRACEFUL_SHUTDOWN.total_seconds())
+        log.info("worker_stopped")
+    finally:
+        await store.close()

@@ -1,0 +1,5 @@
+"""Workflows of vangnet."""
+
+from workflows.case import TenantCaseWorkflow
+
+__all__ = ["TenantCaseWorkflow"]

@@ -1,0 +1,341 @@
+"""TenantCaseWorkflow: one durable case per tenancy episode (RULES.md §3, §9).
+
+Thin glue around the pure rules core (`vangnet.rules`): signals are queued and fed to the core
+in the order received; the earliest deadline in the case state becomes a durable timer; the
+actions the core returns run as activities (one per action). Search attributes, the case-store
+projection and the UI details follow each step.
+
+Determinism: only `workflow.now()`, no I/O, no randomness. Any change to the decisions made
+here or in the core must keep old histories replaying: guard it with `workflow.patched(...)`
+and add a history to tests/histories/ (the replay test runs over all of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from vangnet import calendar, rules, texts
+    from vangnet import search_attributes as sa
+    from vangnet.domain import (
+        ActionRequest,
+        CaseContext,
+        CaseContextRequest,
+        CaseInput,
+        CaseProjection,
+        DeliveryResult,
+        InvalidEvent,
+        case_id_for,
+        parse_event,
+    )
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+TIMELINE_IN_DETAILS = 6
+
+
+@workflow.defn(name="TenantCaseWorkflow")
+class TenantCaseWorkflow:
+    @workflow.init
+    def __init__(self, input: CaseInput) -> None:
+        if input.state is not None:
+            self._state = rules.CaseState.model_validate(input.state)
+        else:
+            self._state = rules.new_case(
+                case_id_for(input.corporation, input.tenancy_ref),
+                input.tenancy_ref,
+                input.corporation,
+                input.municipality,
+            )
+        self._pending: list[tuple[str, Any]] = []
+        self._published: dict[str, Any] = {}
+        self._projected: tuple[Any, ...] | None = None
+
+    # -- messages in ---------------------------------------------------------------------------
+
+    @workflow.signal(dynamic=True)
+    def on_event(self, name: str, args: Sequence[RawValue]) -> None:
+        """Every event of RULES §4 arrives as a signal named after it; validated in order."""
+        payload: Any = None
+        if args:
+            try:
+                payload = workflow.payload_converter().from_payload(args[0].payload, dict)
+            except Exception:  # noqa: BLE001 - malformed payloads are recorded, not fatal
+                payload = None
+        self._pending.append((name, payload))
+
+    @workflow.query(name="status")
+    def status(self) -> dict[str, Any]:
+        return rules.status(self._state, workflow.now())
+
+    @workflow.query(name="timeline")
+    def timeline(self) -> list[dict[str, Any]]:
+        return rules.timeline(self._state)
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, Any]:
+        """The whole case state, for auditors and support (no personal data is ever in it)."""
+        return self._state.model_dump(mode="json")
+
+    # -- the case ------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: CaseInput) -> dict[str, Any]:
+        info = workflow.info()
+        if self._state.context is None:
+            self._state.context = await workflow.execute_activity(
+                "resolve_case_context",
+                CaseContextRequest(
+                    case_id=self._state.case_id,
+                    corporation=self._state.corporation,
+                    municipality=self._state.municipality,
+                    run_id=info.first_execution_run_id,
+                ),
+                result_type=CaseContext,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary="Partijen, routering en beleid vaststellen",
+            )
+        await self._publish()
+
+        while not self._state.closed:
+            await self._wait_for_work()
+            if self._pending:
+                step = self._apply_next()
+            else:
+                step = rules.fire_due_deadlines(self._state, workflow.now())
+            await self._commit(step)
+            if not self._state.opened and not self._pending:
+                raise ApplicationError(
+                    "no open case for this tenancy: a case opens with arrears_reported, "
+                    "self_referral or concern_reported",
+                    type="NoOpenCase",
+                    non_retryable=True,
+                )
+            if not self._state.closed and not self._pending and self._history_is_long(input):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._pending:
+                    workflow.continue_as_new(
+                        CaseInput(
+                            tenancy_ref=self._state.tenancy_ref,
+                            corporation=self._state.corporation,
+                            municipality=self._state.municipality,
+                            state=self._state.model_dump(mode="json"),
+                            history_limit=input.history_limit,
+                        )
+                    )
+
+        # Events that raced with the close are recorded as ignored, never silently dropped.
+        while self._pending:
+            await self._commit(self._apply_next())
+        return rules.status(self._state, workflow.now())
+
+    async def _wait_for_work(self) -> None:
+        if self._pending:
+            return
+        nxt = rules.next_deadline(self._state)
+        if nxt is None:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            return
+        kind, due = nxt
+        timeout = due - workflow.now()
+        if timeout <= timedelta(0):
+            return
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._pending),
+                timeout=timeout,
+                timeout_summary=texts.deadline_summary(kind, self._policy()),
+            )
+        except asyncio.TimeoutError:
+            pass
+
+    def _apply_next(self) -> rules.Step:
+        name, payload = self._pending.pop(0)
+        try:
+            if payload is None:
+                raise InvalidEvent("event payload must be a JSON object")
+            event = parse_event(name, payload)
+        except InvalidEvent as err:
+            state = self._state.model_copy(deep=True)
+            state.timeline.append(
+                rules.TimelineEntry(
+                    at=workflow.now(), category="ignored", kind=name,
+                    detail={"reason": f"malformed event: {err.message}"},
+                )
+            )
+            return rules.Step(state=state, ignored=err.message)
+        return rules.apply_event(self._state, event, workflow.now())
+
+    async def _commit(self, step: rules.Step) -> None:
+        self._state = step.state
+        if step.actions:
+            results = await asyncio.gather(*(self._run_action(a) for a in step.actions))
+            self._record_deliveries(results)
+        await self._publish()
+
+    async def _run_action(self, planned: rules.PlannedAction) -> tuple[int, DeliveryResult]:
+        state = self._state
+        info = workflow.info()
+        request = ActionRequest(
+            action=planned.action,
+            case_id=state.case_id,
+            idempotency_key=f"{state.case_id}/{info.first_execution_run_id}/{planned.seq}",
+            corporation=state.corporation,
+            municipality=state.municipality,
+            receivers=planned.receivers,
+            reason=planned.reason,
+            detail=planned.detail,
+            at=workflow.now(),
+        )
+        result = await workflow.execute_activity(
+            planned.action,
+            request,
+            result_type=DeliveryResult,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            summary=texts.action_summary(planned.action, planned.reason),
+        )
+        return planned.seq, result
+
+    def _record_deliveries(self, results: list[tuple[int, DeliveryResult]]) -> None:
+        """Add what the delivery found (party codes, RIS or other channel, protocol)."""
+        by_seq = dict(results)
+        for entry in reversed(self._state.timeline):
+            if entry.category != "action":
+                continue
+            result = by_seq.pop(entry.detail.get("seq"), None)
+            if result is not None:
+                entry.detail["delivered_to"] = result.receivers
+                if result.channel:
+                    entry.detail["channel"] = result.channel
+                if result.protocol:
+                    entry.detail["protocol"] = result.protocol
+            if not by_seq:
+                break
+
+    # -- what the world sees -------------------------------------------------------------------
+
+    def _policy(self) -> dict[str, Any]:
+        ctx = self._state.context
+        return ctx.policy.model_dump() if ctx else {}
+
+    async def _publish(self) -> None:
+        state = self._state
+        now = workflow.now()
+        nxt = rules.next_deadline(state)
+        values: dict[str, Any] = {
+            sa.MUNICIPALITY.name: state.municipality,
+            sa.HOUSING_CORPORATION.name: state.corporation,
+            sa.CASE_TRACK.name: state.track.value,
+            sa.ARREARS_MONTHS.name: rules.months_in_arrears(state, now),
+            sa.NEXT_DEADLINE.name: nxt[1] if nxt else None,
+            sa.EVICTION_DATE.name: (
+                calendar.start_of_day(state.eviction_date) if state.eviction_date else None
+            ),
+        }
+        if state.stage is not None:
+            values[sa.CASE_STAGE.name] = state.stage.value
+        if state.context is not None:
+            values[sa.SOCIAL_SERVICE.name] = state.context.social_service
+        if state.outcome is not None:
+            values[sa.CASE_OUTCOME.name] = state.outcome.value
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key in sa.ALL:
+            if key.name not in values or self._published.get(key.name, ...) == values[key.name]:
+                continue
+            value = values[key.name]
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+            self._published[key.name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(self._details(now, nxt))
+        await self._project()
+
+    async def _project(self) -> None:
+        state = self._state
+        if not state.opened or state.stage is None or state.opened_at is None:
+            return
+        key = (state.stage, state.track, state.outcome)
+        if key == self._projected:
+            return
+        await workflow.execute_activity(
+            "record_case",
+            CaseProjection(
+                case_id=state.case_id,
+                run_id=workflow.info().first_execution_run_id,
+                corporation=state.corporation,
+                municipality=state.municipality,
+                stage=state.stage,
+                track=state.track,
+                outcome=state.outcome,
+                opened_at=state.opened_at,
+                closed_at=state.closed_at,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            summary=f"Casusregister bijwerken: {texts.STAGE.get(state.stage.value, state.stage.value)}",
+        )
+        self._projected = key
+
+    def _details(self, now: datetime, nxt: tuple[str, datetime] | None) -> str:
+        state = self._state
+        stage = texts.STAGE.get(state.stage.value, state.stage.value) if state.stage else "—"
+        lines = [
+            f"**Casus** `{state.case_id}` — {state.corporation}, {state.municipality}",
+            "",
+            f"- Fase: **{stage}**",
+            f"- Spoor: {'1 (hulp bij schulden)' if state.track.value == 'spoor_1' else '2 (zorg en ondersteuning)'}",
+            f"- Maanden achterstand: {rules.months_in_arrears(state, now)}"
+            f" (€ {state.arrears_cents / 100:.2f})",
+            f"- Incasso: {'stilgezet' if state.collection.value == 'paused' else 'actief'}"
+            + (
+                f" tot {calendar.local_date(state.collection_paused_until).isoformat()}"
+                if state.collection_paused_until
+                else ""
+            ),
+        ]
+        if nxt:
+            due_local = nxt[1].astimezone(calendar.TZ).strftime("%Y-%m-%d %H:%M")
+            lines.append(
+                f"- Volgende termijn: {texts.deadline_summary(nxt[0], self._policy())} — {due_local}"
+            )
+        if state.eviction_date:
+            lines.append(f"- Ontruimingsdatum: {state.eviction_date.isoformat()}")
+        if state.outcome:
+            lines.append(f"- Uitkomst: **{state.outcome.value}**")
+        recent = state.timeline[-TIMELINE_IN_DETAILS:]
+        if recent:
+            lines += ["", "**Laatste stappen**", ""]
+            for entry in recent:
+                when = entry.at.astimezone(calendar.TZ).strftime("%Y-%m-%d %H:%M")
+                what = entry.kind
+                if entry.category == "action":
+                    what = texts.action_summary(entry.kind, entry.detail.get("reason"))
+                elif entry.category == "deadline":
+                    what = f"termijn verstreken: {entry.kind}"
+                elif entry.category == "ignored":
+                    what = f"genegeerd: {entry.kind} ({entry.detail.get('reason', '')})"
+                lines.append(f"- {when} · {entry.category} · {what}")
+        return "\n".join(lines)
+
+    def _history_is_long(self, input: CaseInput) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= input.history_limit
+        )
+
+
+__all__ = ["TenantCaseWorkflow"]

@@ -1,0 +1,1 @@
+"""`python -m starter`: the intake (HTTP) and the command line for people."""

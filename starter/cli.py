@@ -1,0 +1,43 @@
+"""The `python -m starter` command line (typer). Each command lives in its own module and
+registers itself on `app`; this module only builds the app and loads them.
+
+Errors: a command exits non-zero with a one-line reason on stderr (`fail()`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import NoReturn
+
+import typer
+
+app = typer.Typer(
+    name="starter",
+    help="vangnet: send events, read cases and inboxes, serve the intake, audit, simulate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules; each does `from starter.cli import app` and decorates its commands.
+COMMAND_MODULES: list[str] = []
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+def main() -> None:
+    load_commands()
+    app(prog_name="python -m starter")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -359,6 +359,25 @@ class DeliveryResult(BaseModel):
     channel: str | None = None
     protocol: str | None = None
     duplicate: bool = False
+    # Messages whose receiving party has a webhook (registry `webhook_url`): the workflow runs one
+    # `deliver_webhook` activity for each (patch "webhooks-v1").
+    webhook_message_ids: list[int] = Field(default_factory=list)
+
+
+class WebhookRequest(BaseModel):
+    """Input of the `deliver_webhook` activity: POST one inbox message to its party's webhook."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: int
+    case_id: str
+
+
+class WebhookResult(BaseModel):
+    message_id: int
+    party_code: str
+    status_code: int | None = None
+    skipped: str | None = None  # why nothing was posted (the party no longer has a webhook)
 
 
 # ---------------------------------------------------------------------------------------------

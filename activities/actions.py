@@ -1,0 +1,227 @@
+"""The action activities of RULES §5: one activity per name in `vangnet.domain.ACTIONS`.
+
+One implementation (`ActionActivities.deliver`) serves all 13; a factory gives each its own
+activity named exactly after the action. Each activity:
+
+1. resolves every `Receiver` role of the request to a party code through the registry
+   (corporation and municipality from the request; social service and social team: the
+   municipality's; mpzo: the registry's MPZO);
+2. writes one inbox message per receiving party under `req.idempotency_key`, all in one
+   transaction; a message already there (a retry) is reported, not written again;
+3. returns the message ids and receiver codes, with the `channel` of `early_signal_submitted`
+   ("RIS" or the pair's alternative channel) and the `protocol` of `crisis_protocol_invoked`,
+   and which messages go to a party with a webhook (the workflow then runs `deliver_webhook`).
+
+Each message's payload: action, case_id, role, reason, detail, at, and `text`, one plain-Dutch
+sentence for the professional who reads it. Log lines name the action, case, receiver and message,
+never the reason or other payload fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import IDEMPOTENCY_CONFLICT, INVALID_ACTION_REQUEST, UNKNOWN_PARTY
+from activities.webhooks import webhook_parties
+from vangnet.domain import ACTIONS, ActionRequest, DeliveryResult, PartyKind, Receiver
+from vangnet.store import Store
+from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_many
+from vangnet.store.registry import (
+    UnknownParty,
+    get_municipality,
+    get_route,
+    get_social_service,
+    get_social_team,
+    mpzo_code,
+    require_kind,
+)
+
+log = structlog.get_logger("vangnet.activities")
+
+# Dutch wording of reason codes the case uses (RULES §5-6); other codes are shown as they are.
+REASONS_NL = {
+    "reminder_missing": "geen betalingsherinnering geregistreerd",
+    "pause_expired": "incassopauze verlopen zonder schuldhulp",
+    "crisis_meeting_overdue": "crisisoverleg niet op tijd gehouden",
+    "moratorium_excluded_nuisance": "afkoelingsperiode uitgesloten wegens overlast",
+    "relapse": "nieuwe huurachterstand tijdens nazorg",
+    "summons_served": "dagvaarding uitgebracht",
+    "signal_bounced": "signaal teruggestuurd",
+    "signal_not_taken_up": "signaal niet opgepakt",
+    "help_plan_deadline_passed": "geen hulp geaccepteerd binnen de termijn",
+    "no_contact": "geen contact met de huurder",
+    "help_refused": "hulp geweigerd",
+    "arrears_months": "huurachterstand van meerdere maanden zonder hulp",
+    "concern_reported": "zorgen gemeld",
+    "eviction_announced": "ontruiming aangezegd",
+    "evicted": "ontruiming uitgevoerd, opvang nodig",
+}
+OUTCOMES_NL = {
+    "resolved": "opgelost",
+    "evicted": "ontruimd",
+    "tenancy_ended": "huurovereenkomst beëindigd",
+    "withdrawn": "ingetrokken",
+}
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _reason_part(reason: str | None) -> str:
+    """" (reden: …)" for a reason code; nothing for free text, which may describe a person."""
+    if not reason or not _CODE.match(reason):
+        return ""
+    return f" (reden: {REASONS_NL.get(reason, reason)})"
+
+
+def _text(action: str, req: ActionRequest, extra: dict[str, Any]) -> str:
+    c = req.case_id
+    match action:
+        case "tenant_notice_sent":
+            return (f"Huurachterstand geregistreerd voor {c}: stuur de huurder de brief dat "
+                    "achterstand en zorgen gemeld worden.")
+        case "early_signal_submitted":
+            return f"Vroegsignalering: huurachterstand gemeld voor {c} (via {extra['channel']})."
+        case "casusregie_assigned":
+            text = f"Casusregie voor {c} ligt bij het sociaal team."
+            if extra.get("joint_youth_team"):
+                text += " Er is geen jeugdhulp gevraagd, dus niet bij Jeugdteams."
+            return text
+        case "collection_paused":
+            return f"Incasso pauzeren voor {c}: er is hulp geaccepteerd."
+        case "collection_resumed":
+            return f"Incasso hervatten voor {c}."
+        case "mpzo_notified":
+            return f"Melding aan het MPZO voor {c}{_reason_part(req.reason)}."
+        case "postponement_consultation_requested":
+            return (f"Overleg gevraagd tussen corporatie en sociale dienst over uitstel van de "
+                    f"ontruiming voor {c}: er is hulp na de dagvaarding.")
+        case "crisis_protocol_invoked":
+            return f"{extra['protocol']} gestart voor {c}: ontruiming aangezegd, plan het crisisoverleg."
+        case "moratorium_requested":
+            return f"Vraag de rechter om een afkoelingsperiode (art. 287b Fw) voor {c}."
+        case "escalation_raised":
+            return f"Escalatie voor {c}{_reason_part(req.reason)}: actie nodig."
+        case "aftercare_started":
+            return f"Nazorg gestart voor {c}: de huurachterstand is ingelopen."
+        case "aftercare_completed":
+            return f"Nazorg afgerond voor {c}."
+        case "case_closed":
+            outcome = OUTCOMES_NL.get(str(req.detail.get("outcome", "")), "")
+            return f"Casus {c} is gesloten" + (f" ({outcome})." if outcome else ".")
+    return f"{action} voor {c}."
+
+
+def _fail(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+class ActionActivities:
+    """The 13 action activities, bound to one store. `all()` lists them for a Worker."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.activities: dict[str, Callable[[ActionRequest], Any]] = {
+            name: self._make(name) for name in ACTIONS
+        }
+
+    def all(self) -> list[Callable[..., Any]]:
+        return list(self.activities.values())
+
+    def _make(self, action: str) -> Callable[[ActionRequest], Any]:
+        async def run(req: ActionRequest) -> DeliveryResult:
+            return await self.deliver(action, req)
+
+        run.__name__ = action
+        run.__qualname__ = f"{type(self).__name__}.{action}"
+        run.__doc__ = f"Deliver the action {action!r} to its receivers' inboxes (RULES §5)."
+        return activity.defn(name=action)(run)
+
+    async def deliver(self, action: str, req: ActionRequest) -> DeliveryResult:
+        if req.action != action:
+            raise _fail(f"activity {action} received a request for action {req.action!r}",
+                        INVALID_ACTION_REQUEST)
+        if not req.receivers:
+            raise _fail(f"{action} for {req.case_id}: no receivers", INVALID_ACTION_REQUEST)
+
+        extra: dict[str, Any] = {}
+        codes: dict[Receiver, str] = {}
+        try:
+            async with self.store.sessions() as session:
+                await require_kind(session, req.corporation, PartyKind.corporation)
+                municipality = await get_municipality(session, req.municipality)
+                for role in req.receivers:
+                    if role in codes:
+                        continue
+                    if role is Receiver.corporation:
+                        codes[role] = req.corporation
+                    elif role is Receiver.municipality:
+                        codes[role] = req.municipality
+                    elif role is Receiver.social_service:
+                        await require_kind(session, municipality.social_service, PartyKind.social_service)
+                        codes[role] = municipality.social_service
+                    elif role is Receiver.social_team:
+                        await require_kind(session, municipality.social_team, PartyKind.social_team)
+                        codes[role] = municipality.social_team
+                    elif role is Receiver.mpzo:
+                        codes[role] = await mpzo_code(session)
+                if action == "early_signal_submitted":
+                    route = await get_route(session, req.corporation, req.municipality)
+                    extra["channel"] = route.channel
+                elif action == "crisis_protocol_invoked":
+                    service = await get_social_service(session, municipality.social_service)
+                    extra["protocol"] = service.crisis_protocol
+                elif action == "casusregie_assigned":
+                    # Footnote 2: a joint team's Jeugdteams part takes casusregie only when youth
+                    # care is asked for, which this flow never does: it lies with the social team.
+                    team = await get_social_team(session, municipality.social_team)
+                    extra["casusregie"] = "social_team"
+                    extra["casusregie_party"] = team.code
+                    extra["joint_youth_team"] = team.joint_youth_team
+                    extra["youth_care_requested"] = False
+        except UnknownParty as err:
+            raise _fail(f"{action} for {req.case_id}: {err}", UNKNOWN_PARTY) from None
+
+        body = req.model_dump(mode="json", include={"action", "case_id", "reason", "detail", "at"})
+        body.update(extra)
+        body["text"] = _text(action, req, extra)
+        messages = [
+            NewMessage(
+                party_code=code,
+                idempotency_key=req.idempotency_key,
+                case_id=req.case_id,
+                action=action,
+                payload={**body, "role": role.value},
+            )
+            for role, code in codes.items()
+        ]
+        try:
+            delivered = await deliver_many(self.store.sessions, messages)
+        except IdempotencyConflict as err:
+            raise _fail(str(err), IDEMPOTENCY_CONFLICT) from None
+
+        with_webhook = await webhook_parties(self.store.sessions, (d.party_code for d in delivered))
+        attempt = activity.info().attempt if activity.in_activity() else None
+        for d in delivered:
+            log.info(
+                "inbox_message_delivered",
+                action=action,
+                case_id=req.case_id,
+                receiver=d.party_code,
+                message_id=d.message_id,
+                duplicate=d.duplicate,
+                attempt=attempt,
+            )
+        return DeliveryResult(
+            action=action,
+            message_ids=[d.message_id for d in delivered],
+            receivers=[d.party_code for d in delivered],
+            channel=extra.get("channel"),
+            protocol=extra.get("protocol"),
+            duplicate=all(d.duplicate for d in delivered),
+            webhook_message_ids=[d.message_id for d in delivered if d.party_code in with_webhook],
+        )

@@ -1,0 +1,76 @@
+"""Activity `resolve_case_context`: what a case needs to know about its parties when it opens.
+
+From the registry: the municipality's social service and social team, the MPZO; from the policy
+file: the effective policy for the (corporation, municipality) pair; from the case store: the
+previous closed episode of the same case id (RULES §3, relapse).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import RESOLVE_CASE_CONTEXT, UNKNOWN_PARTY
+from vangnet.domain import CaseContext, CaseContextRequest, PartyKind
+from vangnet.policy import PolicyFile
+from vangnet.store import Store
+from vangnet.store.cases import previous_episode
+from vangnet.store.registry import UnknownParty, get_municipality, mpzo_code, require_kind
+
+
+class PolicyFileCache:
+    """The policy file, parsed once and re-read when its modification time or size changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[int, int] | None = None
+        self._file: PolicyFile | None = None
+
+    def get(self) -> PolicyFile:
+        st = os.stat(self.path)
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._file is None or stamp != self._stamp:
+            self._file = PolicyFile.load(self.path)
+            self._stamp = stamp
+        return self._file
+
+
+class ContextActivities:
+    def __init__(self, store: Store, policy_file: Path | None = None) -> None:
+        self.store = store
+        self.policy = PolicyFileCache(policy_file or store.settings.policy_file)
+        self.policy.get()  # fail at worker start, not when the first case opens
+
+    @activity.defn(name=RESOLVE_CASE_CONTEXT)
+    async def resolve_case_context(self, req: CaseContextRequest) -> CaseContext:
+        try:
+            async with self.store.sessions() as session:
+                await require_kind(session, req.corporation, PartyKind.corporation)
+                municipality = await get_municipality(session, req.municipality)
+                await require_kind(session, municipality.social_service, PartyKind.social_service)
+                await require_kind(session, municipality.social_team, PartyKind.social_team)
+                mpzo = await mpzo_code(session)
+        except UnknownParty as err:
+            raise ApplicationError(
+                f"case {req.case_id}: {err}", type=UNKNOWN_PARTY, non_retryable=True
+            ) from None
+        policy = self.policy.get().resolve(req.corporation, req.municipality)
+        previous = await previous_episode(self.store.sessions, req.case_id, exclude_run_id=req.run_id)
+        return CaseContext(
+            social_service=municipality.social_service,
+            social_team=municipality.social_team,
+            mpzo=mpzo,
+            policy=policy,
+            parties={
+                req.corporation: PartyKind.corporation,
+                req.municipality: PartyKind.municipality,
+                municipality.social_service: PartyKind.social_service,
+                municipality.social_team: PartyKind.social_team,
+                mpzo: PartyKind.mpzo,
+                "operator": PartyKind.operator,
+            },
+            previous_episode=previous,
+        )

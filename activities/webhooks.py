@@ -1,0 +1,140 @@
+"""Activity `deliver_webhook`: POST one inbox message to its party's webhook (RULES §5).
+
+A party with `webhook_url` (and `webhook_secret`) in the registry gets every inbox message also as
+an HTTP POST. The workflow runs this activity once per such message (the action activity lists
+them in `DeliveryResult.webhook_message_ids`); Temporal retries it with backoff.
+
+The request:
+
+    POST <webhook_url>
+    Content-Type: application/json
+    X-Vangnet-Signature: sha256=<hex HMAC-SHA256 of the raw body, key = the party's webhook_secret>
+    Idempotency-Key: <the message's idempotency key>
+    X-Vangnet-Message-Id: <the message's id>
+
+    {"message_id", "party", "case_id", "action", "idempotency_key", "created_at", "payload"}
+
+A 2xx answer is success. 408, 425, 429 and 5xx answers and network errors are retried; any
+other 4xx is final (a receiver that refuses the message will not change its mind). A retry sends
+the same body and the same Idempotency-Key, so a receiver that keeps the keys it has handled
+never handles a message twice, whatever happened to an earlier answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+
+import httpx
+import sqlalchemy as sa
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import DELIVER_WEBHOOK
+from vangnet.domain import WebhookRequest, WebhookResult
+from vangnet.store import Store
+from vangnet.store.db import SessionFactory
+from vangnet.store.models import InboxMessage, Party
+
+log = structlog.get_logger("vangnet.activities")
+
+SIGNATURE_HEADER = "X-Vangnet-Signature"
+RETRYABLE_4XX = frozenset({408, 425, 429})
+WEBHOOK_FAILED = "WebhookRefused"
+WEBHOOK_UNREACHABLE = "WebhookUnreachable"
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `X-Vangnet-Signature` header value for a body."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str | None) -> bool:
+    """For receivers (and tests): does the header sign this body with this secret?"""
+    return header is not None and hmac.compare_digest(sign(secret, body), header)
+
+
+async def webhook_parties(session_factory: SessionFactory, codes: Iterable[str]) -> set[str]:
+    """The parties among `codes` that have a webhook (URL and secret) in the registry."""
+    codes = set(codes)
+    if not codes:
+        return set()
+    async with session_factory() as session:
+        rows = await session.execute(
+            sa.select(Party.code).where(
+                Party.code.in_(codes), Party.webhook_url.is_not(None), Party.webhook_secret.is_not(None)
+            )
+        )
+        return set(rows.scalars())
+
+
+def message_body(msg: InboxMessage) -> bytes:
+    document = {
+        "message_id": msg.id,
+        "party": msg.party_code,
+        "case_id": msg.case_id,
+        "action": msg.action,
+        "idempotency_key": msg.idempotency_key,
+        "created_at": msg.created_at.isoformat(),
+        "payload": msg.payload,
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+class WebhookActivities:
+    def __init__(self, store: Store, http: httpx.AsyncClient | None = None) -> None:
+        self.store = store
+        self._http = http
+
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        return self._http
+
+    @activity.defn(name=DELIVER_WEBHOOK)
+    async def deliver_webhook(self, req: WebhookRequest) -> WebhookResult:
+        async with self.store.sessions() as session:
+            msg = await session.get(InboxMessage, req.message_id)
+            party = await session.get(Party, msg.party_code) if msg is not None else None
+        if msg is None:
+            raise ApplicationError(f"inbox message {req.message_id} of {req.case_id} does not exist",
+                                   type=WEBHOOK_FAILED, non_retryable=True)
+        if party is None or not party.webhook_url:
+            log.info("webhook_skipped", message_id=msg.id, party=msg.party_code, reason="no_webhook")
+            return WebhookResult(message_id=msg.id, party_code=msg.party_code, skipped="no webhook_url")
+        if not party.webhook_secret:
+            raise ApplicationError(f"party {party.code} has a webhook_url but no webhook_secret",
+                                   type=WEBHOOK_FAILED, non_retryable=True)
+        body = message_body(msg)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(party.webhook_secret, body),
+            "Idempotency-Key": msg.idempotency_key,
+            "X-Vangnet-Message-Id": str(msg.id),
+            "User-Agent": "vangnet-webhooks/1",
+        }
+        attempt = activity.info().attempt if activity.in_activity() else None
+        try:
+            response = await self.http().post(party.webhook_url, content=body, headers=headers)
+        except httpx.HTTPError as err:
+            log.warning("webhook_unreachable", message_id=msg.id, party=party.code, attempt=attempt,
+                        error=type(err).__name__)
+            raise ApplicationError(f"webhook of {party.code} unreachable ({type(err).__name__})",
+                                   type=WEBHOOK_UNREACHABLE) from None
+        status = response.status_code
+        fields = dict(message_id=msg.id, party=party.code, case_id=msg.case_id, action=msg.action,
+                      status=status, attempt=attempt)
+        if 200 <= status < 300:
+            log.info("webhook_delivered", **fields)
+            return WebhookResult(message_id=msg.id, party_code=party.code, status_code=status)
+        retry = status >= 500 or status in RETRYABLE_4XX
+        log.warning("webhook_refused", retry=retry, **fields)
+        raise ApplicationError(f"webhook of {party.code} answered {status}", type=WEBHOOK_FAILED,
+                               non_retryable=not retry)
+
+
+__all__ = ["SIGNATURE_HEADER", "sign", "verify", "webhook_parties", "message_body", "WebhookActivities"]

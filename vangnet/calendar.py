@@ -36,13 +36,25 @@ def whole_months_between(start: date, end: date) -> int:
     return delta.years * 12 + delta.months
 
 
+# The holidays of these years are computed once, at import, outside any workflow: `holidays`
+# imports its country modules lazily and translates names with gettext, and the workflow sandbox
+# forbids both (a workflow task that counted working days would fail, and be retried, forever).
+_PRECOMPUTED_YEARS = range(2000, 2101)
+_NL_HOLIDAYS = frozenset(holidays.country_holidays("NL", years=_PRECOMPUTED_YEARS).keys())
+
+
 @lru_cache(maxsize=64)
 def _dutch_holidays(year: int) -> frozenset[date]:
+    """Years outside the precomputed range (not callable inside a workflow)."""
     return frozenset(holidays.country_holidays("NL", years=year).keys())
 
 
 def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _dutch_holidays(day.year)
+    if day.weekday() >= 5:
+        return False
+    if day.year in _PRECOMPUTED_YEARS:
+        return day not in _NL_HOLIDAYS
+    return day not in _dutch_holidays(day.year)
 
 
 def add_working_days(day: date, count: int) -> date:

@@ -227,7 +227,8 @@ class _Step:
         self.entry: TimelineEntry | None = None
 
     # timeline -----------------------------------------------------------------------------
-    def record(self, category: str, kind: str, **detail: Any) -> TimelineEntry:
+    def record(self, category: str, kind: str, /, **detail: Any) -> TimelineEntry:
+        # positional-only: an event field may be called `kind` (concern_reported)
         entry = TimelineEntry(at=self.now, category=category, kind=kind, detail=detail)
         self.s.timeline.append(entry)
         return entry
@@ -311,9 +312,19 @@ def apply_event(state: CaseState, event: EventBase, now: datetime) -> Step:
         kept.seen_event_ids.append(key)
         kept.timeline.append(
             TimelineEntry(at=now, category="ignored", kind=event_type,
-                          detail={**detail, "reason": str(why)})
+                          detail=_ignored_detail(detail, str(why)))
         )
         return Step(state=kept, ignored=str(why))
+
+
+def _ignored_detail(detail: dict[str, Any], why: str) -> dict[str, Any]:
+    """`reason` says why the event was ignored; an event's own `reason` field is kept as
+    `event_reason` (signal_bounced, tenancy_ended, case_closed carry one)."""
+    kept = dict(detail)
+    if "reason" in kept:
+        kept["event_reason"] = kept.pop("reason")
+    kept["reason"] = why
+    return kept
 
 
 def fire_due_deadlines(state: CaseState, now: datetime) -> Step:
@@ -426,6 +437,7 @@ def _start_aftercare(work: _Step) -> None:
     s.eviction_date = None
     s.moratorium_until = None
     s.awaiting_reminder = False
+    s.arrangement = None  # paid off: nothing left to breach
     s.deadlines.clear()
     work.set_deadline(
         AFTERCARE_END,
@@ -443,7 +455,9 @@ def _close(work: _Step, outcome: Outcome, **detail: Any) -> None:
     s.closed_at = work.now
     s.outcome = outcome
     s.deadlines.clear()
-    work.act("case_closed", list(s.involved), reason=outcome.value, **detail)
+    # `outcome` in the detail too: the delivered message states it (activities read detail).
+    work.act("case_closed", list(s.involved), reason=outcome.value, outcome=outcome.value,
+             **detail)
 
 
 def _pause_collection(work: _Step, until: datetime | None) -> None:
@@ -504,8 +518,16 @@ def _on_arrears_reported(work: _Step, e: Any) -> None:
         s.help_accepted = False
         s.debt_help_started = False
         s.arrangement = None
-        if s.reminder_sent and s.tenant_objected:
-            s.early_signal_blocked = True
+        # The court steps belonged to the cleared arrears; a new stretch starts without them.
+        s.summons_served = False
+        s.hearing_date = None
+        s.eviction_granted = None
+        s.consultation_requested = False
+        s.moratorium_requested = False
+        s.crisis_meeting_result = None
+        # The earlier reminder (and objection) counts: the signal clock runs again, and when it
+        # is due the signal goes, or an objection is recorded on the timeline as
+        # early_signal_blocked (R2), rather than the signal being dropped silently here.
     _arm_arrears_clocks(work)
 
 
@@ -566,8 +588,14 @@ def _on_help(work: _Step, e: Any) -> None:
     starting_debt_help = e.type == "debt_help_started"
     if s.summons_served or s.stage == Stage.crisis:  # R7
         s.help_accepted = True
+        s.awaiting_reminder = False  # help is in place: no early signal any more (as in R3)
         s.debt_help_started = s.debt_help_started or starting_debt_help
         work.clear_deadline(HELP_PLAN_DEADLINE, MPZO_MONTHS_THRESHOLD, EARLY_SIGNAL_DUE)
+        if starting_debt_help and s.collection == Collection.paused:
+            # R3: debt help extends a pause already running (R7 starts no new one). Without
+            # this the pause timer later found debt help started and left collection paused
+            # for good, still showing the past end date.
+            _pause_collection(work, None)
         if not s.consultation_requested:
             s.consultation_requested = True
             work.act("postponement_consultation_requested",
@@ -603,6 +631,11 @@ def _on_arrangement_agreed(work: _Step, e: Any) -> None:
     work.clear_deadline(HELP_PLAN_DEADLINE, MPZO_MONTHS_THRESHOLD, EARLY_SIGNAL_DUE)
     if s.stage == Stage.crisis:
         work.note(result="recorded; the crisis stays until the eviction is off the table")
+        if s.collection == Collection.paused:
+            # R3: collection stays paused while the arrangement runs. Without this a running
+            # 30-day pause found the arrangement at its end and left collection paused for
+            # good, still showing the past end date.
+            _pause_collection(work, None)
         return
     _pause_collection(work, None)
     s.stage = Stage.arrangement

@@ -125,10 +125,11 @@ class TenantCaseWorkflow:
 
         while not self._state.closed:
             await self._wait_for_work()
-            if self._pending:
-                step = self._apply_next()
-            else:
+            if self._deadline_due() or not self._pending:
+                # A timer that fell due before a queued event happened before it: fire it first.
                 step = rules.fire_due_deadlines(self._state, workflow.now())
+            else:
+                step = self._apply_next()
             await self._commit(step)
             if not self._state.opened and not self._pending:
                 raise ApplicationError(
@@ -178,6 +179,10 @@ class TenantCaseWorkflow:
             )
         except asyncio.TimeoutError:
             pass
+
+    def _deadline_due(self) -> bool:
+        nxt = rules.next_deadline(self._state)
+        return nxt is not None and nxt[1] <= workflow.now()
 
     def _apply_next(self) -> rules.Step:
         name, payload = self._pending.pop(0)

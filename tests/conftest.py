@@ -18,6 +18,7 @@ from temporalio.testing._timeskipping import TimeSkippingConfig
 
 from vangnet.search_attributes import dev_server_flags
 from vangnet.settings import Settings
+from vangnet.store import Store
 
 
 def temporal_binary() -> str:
@@ -53,3 +54,20 @@ def task_queue() -> str:
 @pytest.fixture
 def sqlite_settings(tmp_path) -> Settings:
     return Settings(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/vangnet.db")
+
+
+@pytest_asyncio.fixture
+async def store(sqlite_settings) -> AsyncIterator[Store]:
+    """A migrated case store (SQLite in tmp_path) seeded from config/registry.toml."""
+    store = await Store.open(sqlite_settings)
+    yield store
+    await store.close()
+
+
+@pytest_asyncio.fixture
+async def worker(temporal_env, store, task_queue):
+    """The real worker (every workflow and activity) on this test's task queue."""
+    from workers import build_worker
+
+    async with build_worker(temporal_env.client, store, task_queue) as w:
+        yield w

@@ -74,7 +74,7 @@ class TenantCaseWorkflow:
         self._pending: list[tuple[str, Any]] = []
         self._published: dict[str, Any] = {}
         self._projected: tuple[Any, ...] | None = None
-        self._webhooks_in_flight = 0
+        self._webhooks: set[asyncio.Task[None]] = set()  # deliveries in flight
 
     # -- messages in ---------------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class TenantCaseWorkflow:
                 )
             if not self._state.closed and not self._pending and self._history_is_long(input):
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() and not self._webhooks_in_flight
+                    lambda: workflow.all_handlers_finished() and not self._webhooks
                 )
                 if not self._pending:
                     workflow.continue_as_new(
@@ -154,7 +154,7 @@ class TenantCaseWorkflow:
                     )
 
         # The closing messages' webhooks go out before the run ends.
-        await workflow.wait_condition(lambda: not self._webhooks_in_flight)
+        await workflow.wait_condition(lambda: not self._webhooks)
         # Events that raced with the close are recorded as ignored, never silently dropped.
         while self._pending:
             await self._commit(self._apply_next())
@@ -233,8 +233,9 @@ class TenantCaseWorkflow:
         if result.webhook_message_ids and workflow.patched(WEBHOOKS_PATCH):
             # In the background: a slow receiver never holds up the case.
             for message_id in result.webhook_message_ids:
-                self._webhooks_in_flight += 1
-                asyncio.create_task(self._deliver_webhook(message_id))
+                task = asyncio.create_task(self._deliver_webhook(message_id))
+                self._webhooks.add(task)
+                task.add_done_callback(self._webhooks.discard)
         return planned.seq, result
 
     async def _deliver_webhook(self, message_id: int) -> None:
@@ -252,8 +253,6 @@ class TenantCaseWorkflow:
             workflow.logger.warning(
                 "webhook not delivered (message %s stays in the inbox): %s", message_id, err.cause
             )
-        finally:
-            self._webhooks_in_flight -= 1
 
     def _record_deliveries(self, results: list[tuple[int, DeliveryResult]]) -> None:
         """Add what the delivery found (party codes, RIS or other channel, protocol)."""

@@ -1,0 +1,234 @@
+"""`python -m starter audit` and `python -m starter export`: replay cases with the current workflow
+code, render their timelines with the rules they follow, and check them against the agreement.
+
+    python -m starter audit CASE_ID [--run RUN_ID] [--format text|markdown|json]
+    python -m starter audit --history FILE [--history FILE ...]      # offline, from exported files
+    python -m starter audit --all [--since DATE] [--municipality M]  # the region, for the yearly review
+    python -m starter export CASE_ID [--run RUN_ID] [-o PATH]
+
+Exit status: 0 when every audited history replays deterministically, 3 when one does not (the
+report is printed either way), 1 on an error (unknown case, unreachable server, bad file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from starter.cli import app, fail
+
+NOT_DETERMINISTIC_EXIT = 3
+FETCH_CONCURRENCY = 16
+
+
+def _check_format(fmt: str) -> str:
+    from vangnet.audit import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    return fmt
+
+
+async def _connect():
+    from vangnet.temporal_client import connect, connect_config
+
+    target = connect_config().get("target_host")
+    try:
+        return await connect()
+    except Exception as err:  # noqa: BLE001 - one line for the operator
+        fail(f"cannot connect to Temporal at {target}: {err}")
+
+
+def _not_found(err: Exception) -> bool:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    return isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND
+
+
+@app.command()
+def audit(
+    case_id: Annotated[Optional[str], typer.Argument(help="the case (workflow) id, e.g. case-woonbron-T000123")] = None,
+    run: Annotated[Optional[str], typer.Option("--run", help="audit the episode this run belongs to (default: the latest)")] = None,
+    history: Annotated[Optional[list[Path]], typer.Option("--history", help="read the case from exported history file(s) instead of the server (repeat for every run)")] = None,
+    all_cases: Annotated[bool, typer.Option("--all", help="audit every case: the region-wide summary")] = False,
+    since: Annotated[Optional[str], typer.Option("--since", help="with --all: cases open on or after this date (YYYY-MM-DD)")] = None,
+    municipality: Annotated[Optional[str], typer.Option("--municipality", help="with --all: only this municipality (code)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown or json")] = "text",
+) -> None:
+    """Replay a case with the current workflow code, show its timeline with the rule each step
+    follows, and check every obligation of the agreement: met, late (by how much) or missed."""
+    fmt = _check_format(fmt)
+    if all_cases:
+        if case_id or history or run:
+            fail("--all audits every case: give no CASE_ID, --run or --history with it")
+        since_day = None
+        if since:
+            try:
+                since_day = date.fromisoformat(since)
+            except ValueError:
+                fail(f"--since must be a date (YYYY-MM-DD), not {since!r}")
+        code = asyncio.run(_audit_all(since_day, municipality, fmt))
+    else:
+        if since or municipality:
+            fail("--since and --municipality go with --all")
+        if history:
+            code = asyncio.run(_audit_files(history, case_id, fmt))
+        elif case_id:
+            code = asyncio.run(_audit_case(case_id, run, fmt))
+        else:
+            fail("give a CASE_ID, --history FILE or --all")
+    raise typer.Exit(code)
+
+
+async def _audit_case(case_id: str, run: str | None, fmt: str) -> int:
+    from vangnet.audit import CaseReplayer, HistoryError, fetch_episode
+
+    client = await _connect()
+    try:
+        runs = await fetch_episode(client, case_id, run)
+    except HistoryError as err:
+        fail(str(err))
+    except Exception as err:  # noqa: BLE001
+        if _not_found(err):
+            fail(f"no case {case_id}" + (f" with run {run}" if run else "") + " on this server")
+        raise
+    return _print_case(await CaseReplayer(quiet=True).replay(runs), fmt)
+
+
+async def _audit_files(paths: list[Path], case_id: str | None, fmt: str) -> int:
+    from vangnet.audit import CaseReplayer, HistoryError, read_history_files
+
+    try:
+        episodes = read_history_files(paths)
+    except HistoryError as err:
+        fail(str(err))
+    if len(episodes) != 1:
+        fail(f"the files hold {len(episodes)} episodes; give the runs of one episode")
+    runs = episodes[0]
+    if case_id and runs[0].case_id != case_id:
+        fail(f"the files hold case {runs[0].case_id}, not {case_id}")
+    return _print_case(await CaseReplayer(quiet=True).replay(runs), fmt)
+
+
+def _print_case(episode, fmt: str) -> int:  # noqa: ANN001 - ReplayedEpisode
+    from vangnet.audit import audit_episode, render_case
+
+    report = audit_episode(episode)
+    sys.stdout.write(render_case(report, fmt))
+    return 0 if report.deterministic else NOT_DETERMINISTIC_EXIT
+
+
+def _region_query(since: date | None, municipality: str | None) -> str:
+    parts = []
+    if municipality:
+        if not municipality.replace("-", "").isalnum():
+            fail(f"--municipality must be a municipality code, not {municipality!r}")
+        parts.append(f"Municipality = '{municipality}'")
+    if since:
+        parts.append(f"(ExecutionStatus = 'Running' OR CloseTime >= '{since.isoformat()}T00:00:00Z')")
+    return " AND ".join(parts)
+
+
+async def _audit_all(since: date | None, municipality: str | None, fmt: str) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from vangnet.audit import CaseReplayer, RegionSummary, audit_episode, fetch_episode, list_episodes
+    from vangnet.audit.history import Run
+
+    client = await _connect()
+    try:
+        episodes = [e async for e in list_episodes(client, _region_query(since, municipality))]
+    except Exception as err:  # noqa: BLE001
+        fail(f"cannot list the cases: {err}")
+    started = time.perf_counter()
+    failed: dict[str, str] = {}
+    audits = []
+    queue: asyncio.Queue[list[Run] | None] = asyncio.Queue(maxsize=FETCH_CONCURRENCY * 2)
+    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+    async def fetch_one(case_id: str, run_id: str) -> None:
+        async with gate:
+            try:
+                await queue.put(await fetch_episode(client, case_id, run_id))
+            except Exception as err:  # noqa: BLE001 - reported in the summary
+                failed[case_id] = f"could not fetch its history: {err}"
+
+    async def fetch_all() -> None:
+        await asyncio.gather(*(fetch_one(c, r) for c, r in episodes))
+        await queue.put(None)
+
+    async def fetched() -> AsyncIterator[list[Run]]:
+        while (item := await queue.get()) is not None:
+            yield item
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True,
+                  disable=not episodes) as progress:
+        task = progress.add_task("cases", total=len(episodes))
+        producer = asyncio.create_task(fetch_all())
+        async for episode in CaseReplayer(quiet=True).replay_many(fetched()):
+            audits.append(audit_episode(episode))
+            progress.advance(task)
+        await producer
+        progress.update(task, completed=len(episodes))
+    summary = RegionSummary(audits, time.perf_counter() - started, failed)
+    from vangnet.audit import render_region
+
+    sys.stdout.write(render_region(summary, fmt))
+    bad = failed or any(not a.deterministic for a in audits)
+    return NOT_DETERMINISTIC_EXIT if bad else 0
+
+
+@app.command()
+def export(
+    case_id: Annotated[str, typer.Argument(help="the case (workflow) id")],
+    run: Annotated[Optional[str], typer.Option("--run", help="export the episode this run belongs to (default: the latest)")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file or folder to write (default: CASE_ID.json here); '-' for stdout")] = None,
+) -> None:
+    """Write the case's history as JSON that Temporal's Replayer and the Web UI import read.
+    An episode that continued as new has one file per run: NAME.1.json, NAME.2.json, ..."""
+    asyncio.run(_export(case_id, run, output))
+
+
+async def _export(case_id: str, run: str | None, output: Path | None) -> None:
+    from vangnet.audit import fetch_episode, history_json
+
+    client = await _connect()
+    try:
+        runs = await fetch_episode(client, case_id, run)
+    except Exception as err:  # noqa: BLE001
+        if _not_found(err):
+            fail(f"no case {case_id}" + (f" with run {run}" if run else "") + " on this server")
+        raise
+    if output is not None and str(output) == "-":
+        if len(runs) > 1:
+            fail(f"{case_id} has {len(runs)} runs (continue-as-new): write them to files with -o")
+        sys.stdout.write(history_json(runs[0].history))
+        return
+    for path, r in zip(export_paths(case_id, output, len(runs)), runs):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(history_json(r.history), encoding="utf-8")
+        typer.echo(f"wrote {path} (run {r.run_id}, {len(r.history.events)} events)")
+
+
+def export_paths(case_id: str, output: Path | None, count: int) -> list[Path]:
+    """Where the runs of one episode go: NAME.json, or NAME.1.json ... NAME.n.json."""
+    if output is None:
+        base = Path(f"{case_id}.json")
+    elif output.is_dir() or str(output).endswith("/"):
+        base = output / f"{case_id}.json"
+    else:
+        base = output
+    if count == 1:
+        return [base]
+    stem = base.name[:-5] if base.name.endswith(".json") else base.name
+    return [base.with_name(f"{stem}.{i}.json") for i in range(1, count + 1)]

@@ -1,0 +1,175 @@
+"""The intake's request and response shapes, derived from `vangnet.domain` (no second list).
+
+An intake event is the envelope (`type`, `tenancy_ref`, `corporation`, `municipality`) plus the
+fields of the event's model in `vangnet.domain.EVENT_MODELS`, minus `source` (the intake sets it
+from the API key). The per-type request models below exist for the OpenAPI document; validation
+itself goes through `vangnet.domain.parse_event`, the same function the workflow uses on its signals.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+
+from vangnet.domain import EVENT_MODELS, CaseInput
+
+# The envelope's fields: the workflow input's (RULES §9), so the intake accepts exactly what a
+# case can be started with.
+ENVELOPE_FIELDS = ("tenancy_ref", "corporation", "municipality")
+MAX_BATCH = 10_000
+
+
+class Envelope(BaseModel):
+    """Which tenancy an event is about; validated with CaseInput's own field definitions."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenancy_ref: Annotated[str, CaseInput.model_fields["tenancy_ref"]]
+    corporation: Annotated[str, CaseInput.model_fields["corporation"]]
+    municipality: Annotated[str, CaseInput.model_fields["municipality"]]
+
+
+class _RequestBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenancy_ref: Annotated[str, CaseInput.model_fields["tenancy_ref"]]
+    corporation: Annotated[str, CaseInput.model_fields["corporation"]]
+    municipality: Annotated[str, CaseInput.model_fields["municipality"]]
+
+
+def _request_model(event_type: str, model: type[BaseModel]) -> type[BaseModel]:
+    fields: dict[str, Any] = {"type": (Literal[event_type], ...)}  # type: ignore[valid-type]
+    for name, info in model.model_fields.items():
+        if name in ("type", "source"):
+            continue
+        fields[name] = (info.annotation, info)
+    camel = "".join(part.capitalize() for part in event_type.split("_"))
+    return create_model(f"{camel}Event", __base__=_RequestBase, __doc__=model.__doc__, **fields)
+
+
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    name: _request_model(name, model) for name, model in EVENT_MODELS.items()
+}
+IntakeEventBody = Annotated[Union[tuple(REQUEST_MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(IntakeEventBody)
+
+
+def event_schemas(ref_template: str = "#/components/schemas/{model}") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(schema of one intake event, the component schemas it refers to) for the OpenAPI document."""
+    schema = _EVENT_ADAPTER.json_schema(ref_template=ref_template)
+    defs = schema.pop("$defs", {})
+    return schema, defs
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable reason, e.g. `invalid_event`, `forbidden`, `case_closed`")
+    message: str = Field(description="one sentence for people")
+    field: str | None = Field(default=None, description="the offending field, where there is one")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Accepted(BaseModel):
+    case_id: str
+    event_id: str
+    duplicate: bool = Field(description="true when this party already sent this event_id (nothing applied again)")
+
+
+class BatchItemResult(BaseModel):
+    index: int = Field(description="0-based position of the item in the request (NDJSON: among non-blank lines)")
+    status: int = Field(description="the HTTP status this item would have had as a single event (202 accepted)")
+    case_id: str | None = None
+    event_id: str | None = None
+    duplicate: bool | None = None
+    error: ErrorDetail | None = None
+
+
+class BatchResult(BaseModel):
+    count: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[BatchItemResult]
+
+
+class InboxMessageOut(BaseModel):
+    id: int
+    case_id: str
+    action: str
+    idempotency_key: str
+    created_at: str
+    acked_at: str | None
+    payload: dict[str, Any]
+
+
+class InboxPage(BaseModel):
+    messages: list[InboxMessageOut]
+    next_cursor: int = Field(description="pass as `after` to read the next page")
+    has_more: bool
+
+
+class AckResult(BaseModel):
+    message_id: int
+    acked: bool
+
+
+class NextDeadline(BaseModel):
+    kind: str
+    due_at: str
+
+
+class CaseStatus(BaseModel):
+    """The `status` query of RULES §9 (the workflow may add read-only extras)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    stage: str | None
+    track: str
+    collection: Literal["active", "paused"]
+    arrears_cents: int
+    months_in_arrears: int
+    next_deadline: NextDeadline | None
+    closed: bool
+    outcome: str | None
+
+
+class TimelineEntry(BaseModel):
+    """One entry of the `timeline` query of RULES §9."""
+
+    at: str
+    category: Literal["event", "action", "deadline", "ignored"]
+    kind: str
+    detail: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    temporal: str
+    database: str
+
+
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "MAX_BATCH",
+    "Envelope",
+    "REQUEST_MODELS",
+    "event_schemas",
+    "ErrorDetail",
+    "ErrorBody",
+    "Accepted",
+    "BatchItemResult",
+    "BatchResult",
+    "InboxMessageOut",
+    "InboxPage",
+    "AckResult",
+    "CaseStatus",
+    "TimelineEntry",
+    "Health",
+]

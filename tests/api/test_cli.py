@@ -1,0 +1,141 @@
+"""`python -m starter …` as people run it: real processes against the test's dev server, case store
+and worker (the same service layer as the HTTP API)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+
+from tests.api.conftest import new_ref
+from vangnet.settings import ROOT
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(temporal_env, store, task_queue, worker):
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=store.engine.url.render_as_string(hide_password=False),
+        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+        TEMPORAL_NAMESPACE=temporal_env.client.namespace,
+        VANGNET_TASK_QUEUE=task_queue,
+        COLUMNS="200",
+    )
+    env.pop("VANGNET_API_KEY", None)
+    env.pop("VANGNET_LOG_LEVEL", None)
+
+    async def run(*args: str) -> Run:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "starter", *args, cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        return Run(proc.returncode, out.decode(), err.decode())
+
+    return run
+
+
+def one_line_error(r: Run) -> str:
+    assert r.code != 0
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1, r.err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+async def test_keys_create_list_revoke(cli, api):
+    created = r = await cli("keys", "create", "woonbron")
+    assert r.code == 0, r.err
+    key = r.out.strip().splitlines()[-1]
+    assert key.startswith("vn_") and " " not in key
+    assert "shown only this once" in r.out
+    ok = await api.http.get("/v1/inbox", headers={"Authorization": f"Bearer {key}"})
+    assert ok.status_code == 200
+
+    operator, listing, unknown = await asyncio.gather(
+        cli("keys", "create", "operator"), cli("keys", "list"), cli("keys", "create", "vestia"))
+    assert operator.code == 0 and operator.out.strip().splitlines()[-1].startswith("vn_")
+    assert listing.code == 0 and "woonbron" in listing.out and key not in listing.out
+    assert one_line_error(unknown) == "error: 'vestia' is not a party in the registry [party] (422 unknown_party)"
+
+    key_id = created.out.split("Created API key ")[1].split()[0]
+    r = await cli("keys", "revoke", key_id)
+    assert r.code == 0 and "revoked API key" in r.out
+    refused = await api.http.get("/v1/inbox", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 401
+
+
+async def test_send_status_timeline_inbox_and_refusals(cli, api):
+    ref = new_ref()
+    case_id = f"case-woonbron-{ref}"
+    since = (date.today() - timedelta(days=5)).isoformat()
+    r = await cli("send", "arrears_reported", "--party", "woonbron", "--tenancy", ref,
+                  "--municipality", "dordrecht", "--event-id", "cli-1",
+                  "arrears_cents=85000", "monthly_rent_cents=85000", f"arrears_since={since}")
+    assert r.code == 0, r.err
+    assert r.out.strip() == f"accepted: arrears_reported (event cli-1) for case {case_id}"
+    await api.settled(case_id, "cli-1")
+
+    inbox, status, timeline, foreign, malformed = await asyncio.gather(
+        cli("inbox", "list", "--party", "woonbron"),
+        cli("status", case_id, "--party", "woonbron"),
+        cli("timeline", case_id, "--json"),
+        cli("send", "payment_received", "--party", "poort6", "--corporation", "woonbron", "--tenancy", ref,
+            "--municipality", "dordrecht", "amount_cents=100", "arrears_cents=84900"),
+        cli("send", "arrears_reported", "--party", "woonbron", "--tenancy", ref,
+            "--municipality", "dordrecht", "arrears_cents=-1"),
+    )
+    assert inbox.code == 0 and "tenant_notice_sent" in inbox.out and case_id in inbox.out
+    assert status.code == 0 and "arrears" in status.out and "spoor_1" in status.out
+    assert timeline.code == 0 and '"kind": "tenant_notice_sent"' in timeline.out
+    assert one_line_error(foreign) == (
+        "error: poort6 may send events only for its own tenancies, not for corporation 'woonbron' (403 forbidden)")
+    error = one_line_error(malformed)
+    assert "[arrears_cents]" in error and "(422 invalid_event)" in error
+
+
+async def test_import_csv_with_progress_summary_and_rejected_rows(cli, tmp_path, api):
+    ref_a, ref_b = new_ref(), new_ref()
+    since = (date.today() - timedelta(days=5)).isoformat()
+    header = ["type", "tenancy_ref", "corporation", "municipality", "event_id", "arrears_cents",
+              "monthly_rent_cents", "arrears_since", "tenant_objects_to_signal", "amount_cents"]
+    rows = [
+        ["arrears_reported", ref_a, "woonbron", "dordrecht", "m1", "85000", "85000", since, "", ""],
+        ["reminder_sent", ref_a, "woonbron", "dordrecht", "m2", "", "", "", "false", ""],
+        ["arrears_reported", ref_b, "woonbron", "dordrecht", "m3", "-3", "85000", since, "", ""],
+        ["payment_received", new_ref(), "woonbron", "dordrecht", "m4", "0", "", "", "", "100"],
+        ["arrears_reported", ref_b, "poort6", "dordrecht", "m5", "85000", "85000", since, "", ""],
+    ]
+    path = tmp_path / "ledger.csv"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    r = await cli("import", str(path), "--party", "woonbron")
+    assert r.code == 1
+    assert "ledger.csv: 5 events, 2 accepted (0 duplicates), 3 rejected" in r.out
+    assert one_line_error(r) == f"error: 3 of 5 events rejected; reasons in {tmp_path / 'ledger.rejected.csv'}"
+    with (tmp_path / "ledger.rejected.csv").open() as fh:
+        rejected = list(csv.DictReader(fh))
+    assert [(x["line"], x["status"], x["error_code"], x["error_field"]) for x in rejected] == [
+        ("4", "422", "invalid_event", "arrears_cents"),
+        ("5", "404", "no_open_case", ""),
+        ("6", "403", "forbidden", ""),
+    ]
+    assert rejected[0]["tenancy_ref"] == ref_b  # the original row, to fix and import again
+    await api.settled(f"case-woonbron-{ref_a}", "m2")
+    kinds = [t["kind"] for t in await api.timeline(f"case-woonbron-{ref_a}") if t["category"] == "event"]
+    assert kinds == ["arrears_reported", "reminder_sent"]
+
+    r = await cli("import", str(path), "--party", "woonbron")  # a rerun applies nothing again
+    assert "2 accepted (2 duplicates)" in r.out

@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import IDEMPOTENCY_CONFLICT, INVALID_ACTION_REQUEST, UNKNOWN_PARTY
 from activities.webhooks import webhook_parties
+from vangnet import texts
 from vangnet.domain import ACTIONS, ActionRequest, DeliveryResult, PartyKind, Receiver
 from vangnet.store import Store
 from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_many
@@ -45,30 +46,7 @@ from vangnet.store.registry import (
 
 log = structlog.get_logger("vangnet.activities")
 
-# Dutch wording of reason codes the case uses (RULES §5-6); other codes are shown as they are.
-REASONS_NL = {
-    "reminder_missing": "geen betalingsherinnering geregistreerd",
-    "pause_expired": "incassopauze verlopen zonder schuldhulp",
-    "crisis_meeting_overdue": "crisisoverleg niet op tijd gehouden",
-    "moratorium_excluded_nuisance": "afkoelingsperiode uitgesloten wegens overlast",
-    "relapse": "nieuwe huurachterstand tijdens nazorg",
-    "summons_served": "dagvaarding uitgebracht",
-    "signal_bounced": "signaal teruggestuurd",
-    "signal_not_taken_up": "signaal niet opgepakt",
-    "help_plan_deadline_passed": "geen hulp geaccepteerd binnen de termijn",
-    "no_contact": "geen contact met de huurder",
-    "help_refused": "hulp geweigerd",
-    "arrears_months": "huurachterstand van meerdere maanden zonder hulp",
-    "concern_reported": "zorgen gemeld",
-    "eviction_announced": "ontruiming aangezegd",
-    "evicted": "ontruiming uitgevoerd, opvang nodig",
-}
-OUTCOMES_NL = {
-    "resolved": "opgelost",
-    "evicted": "ontruimd",
-    "tenancy_ended": "huurovereenkomst beëindigd",
-    "withdrawn": "ingetrokken",
-}
+# Dutch wording of reason and outcome codes: one table, vangnet.texts.
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -76,7 +54,7 @@ def _reason_part(reason: str | None) -> str:
     """" (reden: …)" for a reason code; nothing for free text, which may describe a person."""
     if not reason or not _CODE.match(reason):
         return ""
-    return f" (reden: {REASONS_NL.get(reason, reason)})"
+    return f" (reden: {texts.REASON.get(reason, reason.replace('_', ' '))})"
 
 
 def _text(action: str, req: ActionRequest, extra: dict[str, Any]) -> str:
@@ -112,7 +90,7 @@ def _text(action: str, req: ActionRequest, extra: dict[str, Any]) -> str:
         case "aftercare_completed":
             return f"Nazorg afgerond voor {c}."
         case "case_closed":
-            outcome = OUTCOMES_NL.get(str(req.detail.get("outcome", "")), "")
+            outcome = texts.OUTCOME.get(str(req.detail.get("outcome", "")), "")
             return f"Casus {c} is gesloten" + (f" ({outcome})." if outcome else ".")
     return f"{action} voor {c}."
 

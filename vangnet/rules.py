@@ -170,6 +170,14 @@ def months_in_arrears(state: CaseState, now: datetime) -> int:
     return max(by_age, by_size)
 
 
+def next_month_mark(state: CaseState, now: datetime) -> datetime | None:
+    """When `months_in_arrears` next grows by age alone (so the search attribute can follow)."""
+    if state.closed or state.arrears_cents <= 0 or state.arrears_since is None:
+        return None
+    by_age = calendar.whole_months_between(state.arrears_since, calendar.local_date(now))
+    return calendar.start_of_day(calendar.add_months(state.arrears_since, by_age + 1))
+
+
 def next_deadline(state: CaseState) -> tuple[str, datetime] | None:
     if not state.deadlines:
         return None

@@ -37,9 +37,15 @@ REASON = {
     "crisis_meeting_overdue": "crisisoverleg niet op tijd gehouden",
     "moratorium_excluded_nuisance": "geen moratorium: er is overlast gemeld",
     "relapse": "nieuwe achterstand tijdens nazorg",
-    # outcomes
+    # outcomes (the reason of case_closed)
     "resolved": "opgelost",
-    "evicted_outcome": "ontruimd",
+    "tenancy_ended": "huurovereenkomst beëindigd",
+    "withdrawn": "ingetrokken",
+}
+
+OUTCOME = {
+    "resolved": "opgelost",
+    "evicted": "ontruimd",
     "tenancy_ended": "huurovereenkomst beëindigd",
     "withdrawn": "ingetrokken",
 }
@@ -53,6 +59,8 @@ DEADLINE = {
     "moratorium_end": "Einde moratorium",
     "aftercare_end": "Einde nazorg: {aftercare_months} maanden",
 }
+
+MONTH_MARK = "Maandstand achterstand bijwerken"
 
 STAGE = {
     "arrears": "huurachterstand",
@@ -78,3 +86,21 @@ def deadline_summary(kind: str, policy: dict[str, Any]) -> str:
         return DEADLINE[kind].format(**policy)[:200]
     except (KeyError, IndexError):
         return kind
+
+
+def case_summary(corporation: str, municipality: str, tenancy_ref: str) -> str:
+    """The case's static summary in the Temporal UI (set at start; ≤ 200 bytes, no personal data:
+    only the codes of RULES §1 and the corporation's contract reference)."""
+    text = f"{corporation} · {municipality} · contract {tenancy_ref}"
+    return text.encode()[:200].decode(errors="ignore")
+
+
+def case_details() -> str:
+    """The case's static details in the Temporal UI (Markdown, the same for every case)."""
+    return (
+        "Casus onder de **Werkafspraken preventie huisuitzetting Drechtsteden en Alblasserwaard**."
+        "\n\n- Spoor 1: hulp bij schulden (Vroegsignalering, schuldhulp, betalingsregeling)"
+        "\n- Spoor 2: zorg en ondersteuning (melding MPZO)"
+        "\n- Crisis: ontruiming aangezegd (crisisprotocol, crisisoverleg, moratorium)"
+        "\n\nDe actuele stand van de casus staat bij *Current Details*; de regels in RULES.md."
+    )

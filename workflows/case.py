@@ -161,21 +161,28 @@ class TenantCaseWorkflow:
         return rules.status(self._state, workflow.now())
 
     async def _wait_for_work(self) -> None:
+        """Until an event arrives or the next deadline falls due. A case in arrears also wakes
+        when its months in arrears grow by age, so `ArrearsMonths` never goes stale."""
         if self._pending:
             return
+        now = workflow.now()
+        wake: list[tuple[datetime, str]] = []
         nxt = rules.next_deadline(self._state)
-        if nxt is None:
+        if nxt is not None:
+            wake.append((nxt[1], texts.deadline_summary(nxt[0], self._policy())))
+        month_mark = rules.next_month_mark(self._state, now)
+        if month_mark is not None:
+            wake.append((month_mark, texts.MONTH_MARK))
+        if not wake:
             await workflow.wait_condition(lambda: bool(self._pending))
             return
-        kind, due = nxt
-        timeout = due - workflow.now()
+        due, summary = min(wake, key=lambda w: w[0])
+        timeout = due - now
         if timeout <= timedelta(0):
             return
         try:
             await workflow.wait_condition(
-                lambda: bool(self._pending),
-                timeout=timeout,
-                timeout_summary=texts.deadline_summary(kind, self._policy()),
+                lambda: bool(self._pending), timeout=timeout, timeout_summary=summary
             )
         except asyncio.TimeoutError:
             pass
@@ -192,10 +199,13 @@ class TenantCaseWorkflow:
             event = parse_event(name, payload)
         except InvalidEvent as err:
             state = self._state.model_copy(deep=True)
+            # Keep what identifies the event, when it is there, so its sender can find it.
+            ids = {k: payload[k] for k in ("event_id", "source")
+                   if isinstance(payload, dict) and isinstance(payload.get(k), str)}
             state.timeline.append(
                 rules.TimelineEntry(
                     at=workflow.now(), category="ignored", kind=name,
-                    detail={"reason": f"malformed event: {err.message}"},
+                    detail={**ids, "reason": f"malformed event: {err.message}"},
                 )
             )
             return rules.Step(state=state, ignored=err.message)
@@ -204,7 +214,8 @@ class TenantCaseWorkflow:
     async def _commit(self, step: rules.Step) -> None:
         self._state = step.state
         if step.actions:
-            results = await asyncio.gather(*(self._run_action(a) for a in step.actions))
+            # One after the other: each party reads its messages in the order the rules made them.
+            results = [await self._run_action(a) for a in step.actions]
             self._record_deliveries(results)
         await self._publish()
 

@@ -118,7 +118,7 @@ async def test_payload_holds_the_request_and_a_dutch_text(acts: CaseActivities, 
         "reason": "summons_served",
         "detail": {"hearing_date": "2025-03-01"},
         "at": "2025-02-03T10:00:00Z",
-        "text": "Melding aan het MPZO voor case-rhiant-H-42 (reden: dagvaarding uitgebracht).",
+        "text": "Melding aan het MPZO voor case-rhiant-H-42 (reden: dagvaarding betekend).",
     }
 
 

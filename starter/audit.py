@@ -6,8 +6,9 @@ code, render their timelines with the rules they follow, and check them against 
     python -m starter audit --all [--since DATE] [--municipality M]  # the region, for the yearly review
     python -m starter export CASE_ID [--run RUN_ID] [-o PATH]
 
-Exit status: 0 when every audited history replays deterministically, 3 when one does not (the
-report is printed either way), 1 on an error (unknown case, unreachable server, bad file).
+Exit status: 0 when every audited history replays deterministically, 3 when one does not or
+(with --all) could not be fetched (the report is printed either way), 1 on an error (unknown
+case, unreachable server, bad file).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def audit(
         if since or municipality:
             fail("--since and --municipality go with --all")
         if history:
+            if run:
+                fail("--run picks a run on the server; with --history give that run's files")
             code = asyncio.run(_audit_files(history, case_id, fmt))
         elif case_id:
             code = asyncio.run(_audit_case(case_id, run, fmt))

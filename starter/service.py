@@ -42,6 +42,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from starter.schemas import ENVELOPE_FIELDS, MAX_BATCH, Envelope
 from vangnet import search_attributes as sa_keys
+from vangnet import texts
 from vangnet.domain import (
     EVENT_SENDERS,
     OPENING_EVENTS,
@@ -479,7 +480,8 @@ class IntakeService:
                 start_signal_args=[intake.payload()],
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary=f"{env.corporation} · {env.municipality} · {env.tenancy_ref}",
+                static_summary=texts.case_summary(env.corporation, env.municipality, env.tenancy_ref),
+                static_details=texts.case_details(),
                 search_attributes=TypedSearchAttributes([
                     SearchAttributePair(sa_keys.MUNICIPALITY, env.municipality),
                     SearchAttributePair(sa_keys.HOUSING_CORPORATION, env.corporation),

@@ -16,12 +16,15 @@ import os
 import time
 import urllib.parse
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Optional
 
 import typer
 
 from starter.cli import app, fail
 
+CASE_TIMEOUT = 300.0  # seconds one case may take (months of its life, skipped)
+POLLER_FRESH = timedelta(minutes=2)  # the server lists pollers for a while after they are gone
 STAGES = ("arrears", "early_signal", "debt_help", "arrangement", "care", "crisis", "aftercare",
           "closed")
 
@@ -32,9 +35,9 @@ def simulate(
     months: Annotated[int, typer.Option(min=1, max=36, help="how many months of events the oldest cases have seen")] = 12,
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same region")] = 1,
     tag: Annotated[Optional[str], typer.Option(help="tenancy reference prefix (default: sim{seed})")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=400, help="cases driven at once (each holds a long poll; the dev server allows ~1,200)")] = 40,
+    concurrency: Annotated[int, typer.Option(min=1, max=400, help="cases driven at once (each holds a long poll; the dev server allows ~1,200)")] = 100,
     task_queue: Annotated[Optional[str], typer.Option(help="task queue (default: VANGNET_TASK_QUEUE or vangnet-cases)")] = None,
-    worker: Annotated[Optional[bool], typer.Option("--worker/--no-worker", help="run a worker in this process (default: only when no worker polls the task queue)")] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker in this process (--no-worker: rely on the worker of `dev.py run`)")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the region's mix and stop")] = False,
 ) -> None:
     """Run a synthetic region (9 municipalities, 11 corporations) through months of events."""
@@ -61,7 +64,7 @@ def simulate(
 
 
 async def _run(plan, region, task_queue: str, concurrency: int,  # noqa: ANN001
-               want_worker: bool | None) -> None:
+               want_worker: bool) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from temporalio.service import RPCError
@@ -78,15 +81,16 @@ async def _run(plan, region, task_queue: str, concurrency: int,  # noqa: ANN001
         fail(f"cannot reach Temporal at {target} ({err}); start it with `python3 dev.py run`")
     first = plan.scenarios[0]
     try:
-        desc = await client.get_workflow_handle(first.case_id).describe()
-        if desc.status is not None and desc.status.name == "RUNNING":
-            fail(f"{first.case_id} is already running: this seed and tag ran before; "
-                 "pick another --tag or --seed (or start from a fresh dev server)")
+        await client.get_workflow_handle(first.case_id).describe()
     except RPCError:
         pass  # not there: good
+    else:
+        fail(f"{first.case_id} already exists: tag {first.tenancy_ref.rsplit('-', 1)[0]} ran "
+             "before on this server; pick another --tag (or start from a fresh dev server)")
 
-    if want_worker is None:
-        want_worker = not await _has_workflow_pollers(client, task_queue)
+    if not want_worker and not await _has_workflow_pollers(client, task_queue):
+        fail(f"no worker polls task queue {task_queue}: start one (python -m workers) "
+             "or leave out --no-worker")
     worker_cm = _in_process_worker(client, task_queue) if want_worker else _nothing()
     console = Console(stderr=True)
     skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=False))
@@ -105,7 +109,8 @@ async def _run(plan, region, task_queue: str, concurrency: int,  # noqa: ANN001
                 progress.advance(bar)
 
             results = await run_all(skipper, plan.scenarios, task_queue=task_queue, region=region,
-                                    concurrency=concurrency, on_done=done)
+                                    concurrency=concurrency, case_timeout=CASE_TIMEOUT,
+                                    on_done=done)
         elapsed = time.perf_counter() - started
         if errors and all(not isinstance(r, RunResult) for r in results):
             fail("no case could be run: " + "; ".join(f"{e} ({n}x)" for e, n in errors.items()))
@@ -140,7 +145,9 @@ async def _has_workflow_pollers(client, task_queue: str) -> bool:  # noqa: ANN00
         namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
         task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     ))
-    return bool(resp.pollers)
+    now = datetime.now(UTC)
+    return any(now - p.last_access_time.ToDatetime(tzinfo=UTC) < POLLER_FRESH
+               for p in resp.pollers)
 
 
 class _nothing:
@@ -158,11 +165,15 @@ class _in_process_worker:
         self.client, self.task_queue = client, task_queue
 
     async def __aenter__(self) -> None:
+        from vangnet.logging import configure_logging
         from vangnet.settings import get_settings
         from vangnet.store import Store
         from workers import build_worker
 
-        self.store = await Store.open(get_settings())
+        settings = get_settings()
+        if "VANGNET_LOG_LEVEL" not in os.environ:  # one progress bar, not a line per message
+            configure_logging("WARNING", settings.log_format)
+        self.store = await Store.open(settings)
         self.worker = build_worker(self.client, self.store, self.task_queue)
         await self.worker.__aenter__()
 

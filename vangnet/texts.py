@@ -60,6 +60,45 @@ DEADLINE = {
     "aftercare_end": "Einde nazorg: {aftercare_months} maanden",
 }
 
+EVENT = {
+    "arrears_reported": "huurachterstand gemeld",
+    "payment_received": "betaling ontvangen",
+    "reminder_sent": "aanmaning verstuurd",
+    "self_referral": "huurder meldt zich zelf",
+    "signal_bounced": "signaal afgeketst",
+    "no_contact": "geen contact met huurder",
+    "help_accepted": "hulp geaccepteerd",
+    "help_refused": "hulp geweigerd",
+    "debt_help_started": "schuldhulp gestart",
+    "payment_arrangement_agreed": "betalingsregeling afgesproken",
+    "arrangement_breached": "betalingsregeling niet nagekomen",
+    "concern_reported": "zorgen gemeld",
+    "mpzo_plan_ready": "plan MPZO gereed",
+    "care_started": "zorg gestart",
+    "summons_served": "dagvaarding betekend",
+    "judgment_given": "vonnis gewezen",
+    "eviction_announced": "ontruiming aangezegd",
+    "crisis_meeting_held": "crisisoverleg gehouden",
+    "eviction_postponed": "ontruiming uitgesteld",
+    "moratorium_granted": "moratorium toegekend",
+    "moratorium_rejected": "moratorium afgewezen",
+    "eviction_executed": "ontruiming uitgevoerd",
+    "tenancy_ended": "huurovereenkomst beëindigd",
+    "case_closed": "casus gesloten door beheerder",
+}
+
+DEADLINE_NAME = {
+    "early_signal_due": "termijn Vroegsignalering",
+    "help_plan_deadline": "termijn hulpplan gemeente",
+    "collection_pause_end": "einde incassopauze",
+    "mpzo_months_threshold": "grens MPZO (maanden achterstand)",
+    "crisis_meeting_deadline": "termijn crisisoverleg",
+    "moratorium_end": "einde moratorium",
+    "aftercare_end": "einde nazorg",
+}
+
+CATEGORY = {"event": "melding", "action": "actie", "deadline": "termijn", "ignored": "genegeerd"}
+
 MONTH_MARK = "Maandstand achterstand bijwerken"
 
 STAGE = {
@@ -104,3 +143,21 @@ def case_details() -> str:
         "\n- Crisis: ontruiming aangezegd (crisisprotocol, crisisoverleg, moratorium)"
         "\n\nDe actuele stand van de casus staat bij *Current Details*; de regels in RULES.md."
     )
+
+
+def euro(cents: int) -> str:
+    """€ 1.800,00 — amounts as Dutch professionals write them."""
+    whole, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}€ {whole:,}".replace(",", ".") + f",{rest:02d}"
+
+
+def timeline_line(category: str, kind: str, detail: dict[str, Any]) -> str:
+    """One timeline entry in Dutch, for the UI's current details."""
+    if category == "action":
+        return action_summary(kind, detail.get("reason"))
+    if category == "deadline":
+        return f"verstreken: {DEADLINE_NAME.get(kind, kind)}"
+    if category == "ignored":
+        return f"{EVENT.get(kind, kind)} ({detail.get('reason', '')})"
+    return EVENT.get(kind, kind)

@@ -354,7 +354,7 @@ class TenantCaseWorkflow:
             f"- Fase: **{stage}**",
             f"- Spoor: {'1 (hulp bij schulden)' if state.track.value == 'spoor_1' else '2 (zorg en ondersteuning)'}",
             f"- Maanden achterstand: {rules.months_in_arrears(state, now)}"
-            f" (€ {state.arrears_cents / 100:.2f})",
+            f" ({texts.euro(state.arrears_cents)})",
             f"- Incasso: {'stilgezet' if state.collection.value == 'paused' else 'actief'}"
             + (
                 f" tot {calendar.local_date(state.collection_paused_until).isoformat()}"
@@ -376,14 +376,8 @@ class TenantCaseWorkflow:
             lines += ["", "**Laatste stappen**", ""]
             for entry in recent:
                 when = entry.at.astimezone(calendar.TZ).strftime("%Y-%m-%d %H:%M")
-                what = entry.kind
-                if entry.category == "action":
-                    what = texts.action_summary(entry.kind, entry.detail.get("reason"))
-                elif entry.category == "deadline":
-                    what = f"termijn verstreken: {entry.kind}"
-                elif entry.category == "ignored":
-                    what = f"genegeerd: {entry.kind} ({entry.detail.get('reason', '')})"
-                lines.append(f"- {when} · {entry.category} · {what}")
+                what = texts.timeline_line(entry.category, entry.kind, entry.detail)
+                lines.append(f"- {when} · {texts.CATEGORY.get(entry.category, entry.category)} · {what}")
         return "\n".join(lines)
 
     def _history_is_long(self, input: CaseInput) -> bool:

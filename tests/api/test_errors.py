@@ -119,7 +119,7 @@ async def test_opening_event_after_close_starts_a_new_episode(api):
     assert r.status_code == 202 and r.json()["duplicate"] is False
     desc = await api.client.get_workflow_handle(case_id).describe()
     assert desc.run_id != first_run and desc.status.name == "RUNNING"
-    assert (await desc.static_summary()) == f"woonbron · dordrecht · {ref}"
+    assert (await desc.static_summary()) == f"woonbron · dordrecht · contract {ref}"
     status = (await api.get(f"/v1/cases/{case_id}", "woonbron")).json()
     assert (status["stage"], status["closed"]) == ("arrears", False)
 

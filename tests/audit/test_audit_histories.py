@@ -1,0 +1,240 @@
+"""The audit on checked-in histories (tests/histories): cases that kept the agreement and cases
+that broke it, with exact verdicts; a deliberately changed workflow must be reported as not
+deterministic. Offline: no server needed."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+import starter.audit  # noqa: F401 - registers the audit and export commands
+from starter.audit import NOT_DETERMINISTIC_EXIT
+from starter.cli import app
+from tests.audit.changed_workflow import ChangedCaseWorkflow
+from tests.histories import history_files
+from vangnet import calendar
+from vangnet.audit import CaseAudit, CaseReplayer, audit_episode, read_history_files, render_case
+from vangnet.audit.references import parse_time
+
+
+async def audit(name: str, workflows=None) -> CaseAudit:  # noqa: ANN001
+    [runs] = read_history_files(history_files(name))
+    return audit_episode(await CaseReplayer(workflows).replay(runs))
+
+
+def verdicts(a: CaseAudit) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in a.findings:
+        assert f.obligation not in out, f"{f.obligation} listed twice"
+        out[f.obligation] = f.verdict
+    return out
+
+
+def finding(a: CaseAudit, obligation: str):  # noqa: ANN201
+    [f] = [f for f in a.findings if f.obligation == obligation]
+    return f
+
+
+def first(a: CaseAudit, category: str, kind: str, reason: str | None = None):  # noqa: ANN201
+    return next(r for r in a.rows if r.category == category and r.kind == kind
+                and (reason is None or r.detail.get("reason") == reason))
+
+
+async def test_spoor_1_to_resolved_keeps_the_agreement():
+    a = await audit("spoor1_resolved")
+    assert a.deterministic and a.case["outcome"] == "resolved"
+    assert verdicts(a) == {
+        "tenant_notice": "met",
+        "early_signal": "met",
+        "collection_paused": "met",
+        "casusregie": "met",
+        "municipality_response": "met",
+        "aftercare_start": "met",
+        "aftercare_completion": "met",
+    }
+    # the pair without RIS sent its signal by the alternative channel
+    assert "beveiligde mailbox" in first(a, "action", "early_signal_submitted").detail["channel"]
+
+
+async def test_a_summons_reported_late_makes_the_mpzo_report_late():
+    a = await audit("mpzo_summons_late")
+    assert verdicts(a) == {
+        "tenant_notice": "met",
+        "early_signal": "met",
+        "collection_paused": "met",
+        "casusregie": "met",
+        "municipality_response": "met",
+        "mpzo:summons_served": "late",
+    }
+    late = finding(a, "mpzo:summons_served")
+    assert late.late_days == 9 and late.late_by == "9 days"
+    assert late.rule == "R5(a)"
+    assert any("reported 9 days later by trivire" in n for n in late.notes)
+
+
+async def test_a_crisis_meeting_after_the_working_day_deadline_is_late():
+    a = await audit("crisis_moratorium")
+    assert verdicts(a) == {
+        "tenant_notice": "met",
+        "mpzo:arrears_months": "met",  # two months of arrears by size at once
+        "early_signal": "met",
+        "mpzo:signal_not_taken_up": "met",
+        "municipality_response": "met",
+        "mpzo:summons_served": "met",
+        "crisis_protocol": "met",
+        "crisis_escalation": "met",
+        "crisis_meeting": "late",
+        "moratorium_request": "met",
+        "aftercare_start": "met",
+        "aftercare_completion": "pending",
+    }
+    announced = calendar.local_date(first(a, "event", "eviction_announced").at)
+    held = calendar.local_date(first(a, "event", "crisis_meeting_held").at)
+    due = calendar.add_working_days(announced, 3)
+    meeting = finding(a, "crisis_meeting")
+    assert meeting.due_day == due
+    assert meeting.late_days == (held - due).days > 0
+    assert meeting.late_working_days == sum(
+        calendar.is_working_day(due + timedelta(days=i)) for i in range(1, (held - due).days + 1)
+    )
+    assert meeting.responsible == "avres, poort6"
+
+
+async def test_an_eviction_without_a_crisis_meeting_misses_it():
+    a = await audit("evicted")
+    assert a.case["outcome"] == "evicted"
+    assert verdicts(a) == {
+        "tenant_notice": "met",
+        "mpzo:arrears_months": "met",  # the tenant objected to the signal: no early signal owed
+        "mpzo:summons_served": "met",
+        "crisis_protocol": "met",
+        "crisis_escalation": "met",
+        "crisis_meeting": "missed",
+        "mpzo:evicted": "met",
+        "close": "met",
+    }
+
+
+async def test_a_missing_reminder_makes_the_early_signal_late():
+    a = await audit("reminder_missing")
+    assert verdicts(a) == {
+        "tenant_notice": "met",
+        "early_signal": "late",
+        "collection_paused": "met",
+        "casusregie": "met",
+        "municipality_response": "met",
+        "pause_expiry": "met",
+        "mpzo:arrears_months": "met",
+        "close": "met",
+    }
+    signal = finding(a, "early_signal")
+    since = date.fromisoformat(first(a, "event", "arrears_reported").detail["arrears_since"])
+    sent = calendar.local_date(first(a, "action", "early_signal_submitted").at)
+    assert signal.due_day == since + timedelta(days=30)
+    assert signal.late_days == (sent - signal.due_day).days >= 12
+    assert signal.responsible == "tablis-wonen"
+    assert any("no reminder_sent" in n for n in signal.notes)
+
+
+async def test_nuisance_excludes_the_moratorium():
+    a = await audit("nuisance_no_moratorium")
+    v = verdicts(a)
+    assert v["moratorium_excluded"] == "met" and "moratorium_request" not in v
+    assert set(v.values()) == {"met"}
+
+
+async def test_continue_as_new_is_followed_across_runs():
+    a = await audit("continue_as_new")
+    assert a.deterministic and len(a.runs) >= 2
+    assert a.case["stage"] == "aftercare"
+    assert set(verdicts(a).values()) == {"met", "pending"}
+    payments = [r for r in a.rows if r.kind == "payment_received"]
+    assert len(payments) == 8  # the timeline spans every run
+
+
+async def test_rule_references():
+    a = await audit("crisis_moratorium")
+    rules = {(r.category, r.kind, r.detail.get("reason")): r.rule for r in a.rows}
+    assert rules[("action", "mpzo_notified", "summons_served")] == "R5(a)"
+    assert rules[("action", "mpzo_notified", "signal_not_taken_up")] == "R5(b); decision 3"
+    assert rules[("action", "escalation_raised", "crisis_meeting_overdue")] == "R8; decision 6"
+    assert rules[("deadline", "crisis_meeting_deadline", None)] == "R8; decision 6"
+    assert rules[("event", "payment_received", None)] == "R10; decision 8"
+    assert all(r.rule for r in a.rows)
+    who = {r.kind: r.who for r in a.rows}
+    assert who["no_contact"] == "sociaal-team-gorinchem"
+    assert who["crisis_protocol_invoked"] == "vangnet → avres"
+
+
+async def test_a_changed_workflow_is_reported_not_deterministic():
+    a = await audit("evicted", workflows=[ChangedCaseWorkflow])
+    assert not a.deterministic
+    [why] = a.failures.values()
+    assert "Nondeterminism" in why
+    assert "NOT deterministic" in render_case(a, "text")
+    # the same history with today's workflow is fine
+    assert (await audit("evicted")).deterministic
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_the_command_reads_history_files(fmt):
+    files = history_files("continue_as_new")
+    args = ["audit", "--format", fmt]
+    for f in reversed(files):  # any order: the runs are put in order from what they say
+        args += ["--history", str(f)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        report = json.loads(result.stdout)
+        assert report["case_id"] == "case-kleurrijkwonen-H-continue-as-new"
+        assert report["replay"]["deterministic"] is True
+        assert report["compliance"]["tally"]["met"] == 7
+        assert all(parse_time(t["at"]) for t in report["timeline"])
+    elif fmt == "markdown":
+        assert result.stdout.startswith("# Audit of `case-kleurrijkwonen-H-continue-as-new`")
+        assert "| verdict | rule | obligation |" in result.stdout
+    else:
+        assert "Compliance with the agreement: 7 met, 0 late" in result.stdout
+
+
+def test_the_command_exits_3_when_not_deterministic(monkeypatch):
+    import workflows
+
+    monkeypatch.setattr(workflows, "TenantCaseWorkflow", ChangedCaseWorkflow)
+    result = CliRunner().invoke(app, ["audit", "--history", str(history_files("evicted")[0])])
+    assert result.exit_code == NOT_DETERMINISTIC_EXIT
+    assert "NOT deterministic" in result.stdout
+
+
+def test_bad_input_gives_a_clear_error(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text("{\"not\": \"a history\"}")
+    result = CliRunner().invoke(app, ["audit", "--history", str(bad)])
+    assert result.exit_code == 1
+    assert "not a Temporal history" in result.stderr
+    only_second = history_files("continue_as_new")[1]
+    result = CliRunner().invoke(app, ["audit", "--history", str(only_second)])
+    assert result.exit_code == 1 and "first run is missing" in result.stderr
+    result = CliRunner().invoke(app, ["audit"])
+    assert result.exit_code == 1 and "CASE_ID" in result.stderr
+    result = CliRunner().invoke(app, ["audit", "x", "--format", "pdf"])
+    assert result.exit_code == 1 and "--format" in result.stderr
+
+
+async def test_a_run_that_has_only_just_continued_as_new_is_audited_from_its_input():
+    from temporalio.client import WorkflowHistory
+
+    from vangnet.audit.history import make_run
+
+    [runs] = read_history_files(history_files("continue_as_new"))
+    last = runs[-1]
+    fresh = make_run(WorkflowHistory(last.case_id, [last.history.events[0]]), "just started")
+    episode = await CaseReplayer().replay([*runs[:-1], fresh])
+    assert episode.deterministic
+    carried = episode.state["timeline"]  # the state the last run was started with
+    full = audit_episode(await CaseReplayer().replay(runs))
+    assert 0 < len(carried) <= len(full.rows)
+    assert audit_episode(episode).findings

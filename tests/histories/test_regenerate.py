@@ -1,0 +1,51 @@
+"""Regenerates the replay fixtures: drives every scenario of scenarios.py through the real worker
+on the test server, then exports each case's runs. Skipped unless VANGNET_REGENERATE_HISTORIES=1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from starter.audit import export_paths
+from tests.histories import HISTORIES, history_files
+from tests.histories.scenarios import SCENARIOS
+from vangnet.audit import fetch_episode, history_json
+from vangnet.scenarios import Region, RunResult, run_all, wait_settled
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("VANGNET_REGENERATE_HISTORIES") != "1",
+    reason="set VANGNET_REGENERATE_HISTORIES=1 to rewrite tests/histories/*.json",
+)
+
+
+async def test_regenerate_histories(temporal_env, worker, task_queue):
+    results = await run_all(temporal_env, SCENARIOS, task_queue=task_queue,
+                            region=Region.from_registry(), concurrency=len(SCENARIOS), settle=True)
+    episodes = {}
+    for scenario, result in zip(SCENARIOS, results):
+        assert isinstance(result, RunResult), result
+        episodes[scenario.name] = await settled_episode(temporal_env.client, result.handle)
+    for old in history_files():
+        old.unlink()
+    for scenario in SCENARIOS:
+        runs = episodes[scenario.name]
+        for path, run in zip(export_paths(scenario.name, HISTORIES, len(runs)), runs):
+            path.write_text(history_json(run.history), encoding="utf-8")
+    names = {p.name.split(".")[0] for p in history_files()}
+    assert names == {s.name for s in SCENARIOS}
+    assert len(history_files("continue_as_new")) >= 2, "the history limit did not continue-as-new"
+
+
+async def settled_episode(client, handle, attempts: int = 100):  # noqa: ANN001, ANN201
+    """The case's runs once its last run has completed a workflow task and is idle (a run that
+    has just continued as new has only its start event: nothing to replay yet)."""
+    for _ in range(attempts):
+        await wait_settled(handle)
+        runs = await fetch_episode(client, handle.id)
+        last = runs[-1].history.events
+        if any(e.HasField("workflow_task_completed_event_attributes") for e in last):
+            return runs
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id}: the last run never completed a workflow task")

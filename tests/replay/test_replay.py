@@ -1,0 +1,31 @@
+"""Every checked-in history (tests/histories/*.json) replays with the current workflow code.
+
+A failure here means a change to workflows/ or vangnet/rules.py would break running cases: guard
+the change with `workflow.patched(...)` (see workflows/case.py) instead of editing the history."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.histories import history_files
+from vangnet.audit import read_history_file
+from workflows import TenantCaseWorkflow
+
+FILES = history_files()
+
+
+def test_there_are_histories_for_every_path():
+    names = {f.name.split(".")[0] for f in FILES}
+    assert {"spoor1_resolved", "mpzo_summons_late", "crisis_moratorium", "evicted",
+            "continue_as_new"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
+async def test_history_replays(path):
+    case_id = read_history_file(path).case_id
+    history = WorkflowHistory.from_json(case_id, path.read_text(encoding="utf-8"))
+    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)

@@ -1,0 +1,1 @@
+"""Benchmarks of vangnet (issue #5). Scripts, not tests: see docs/benchmarks.md."""

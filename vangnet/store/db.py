@@ -11,6 +11,8 @@ The schema comes only from the Alembic migrations (`migrate()`), never from `cre
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,11 +85,35 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _sqlite_use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _sqlite_use_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (once per file; later connections find it so).
+
+    Switching the journal mode needs an exclusive lock, and SQLite answers "database is locked"
+    to it at once, without its busy handler, when another connection is switching at the same
+    moment (a worker and the intake starting together on a fresh file). So: read the mode
+    first, and retry the switch with a short backoff for up to the busy timeout.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)  # runs on the driver's own thread, never on the event loop
+        delay = min(delay * 2, 0.2)
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -131,7 +131,10 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
         await asyncio.sleep(15 if args.cache == "cold" else 2)
         h.say(f"{kind} ({via}, {args.cache} cache): {args.n} eviction_announced at {args.rate}/s")
         meter = h.CpuMeter(server=server.proc.pid, worker=w.pid).start()
-        sent = await drive(client, kind, refs, args.rate, api)
+        profile = (h.RESULTS / "profiles" / f"latency-{via}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+                   if args.profile and kind == "vangnet" else None)
+        with h.pyspy(w.pid, profile):
+            sent = await drive(client, kind, refs, args.rate, api)
         if kind == "vangnet":
             db = w.db_path
             done = lambda: h.sqlite_query(  # noqa: E731
@@ -146,7 +149,7 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
     h.say(f"  {kind}: accepted→timeline p50 {summary['to_timeline']['p50']*1000:.0f} ms, "
           f"p99 {summary['to_timeline']['p99']*1000:.0f} ms")
     return {"kind": kind, "via": via, "n": args.n, "rate": args.rate, "cache": args.cache,
-            "latency_s": summary, **meter.summary(),
+            "latency_s": summary, "raw_s": {k: [round(x, 4) for x in v] for k, v in lat.items()}, **meter.summary(),
             "cpu_ms_per_event": {k: 1000 * v / args.n for k, v in meter.used.items() if k != "machine"}}
 
 
@@ -196,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=32, help="signal-with-start calls in flight (opening)")
     p.add_argument("--worker-args", default="", help="tuning knobs for the vangnet worker")
     p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--profile", action="store_true", help="py-spy the vangnet worker while events arrive")
     return p
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -33,8 +34,10 @@ LIFECYCLE_TEST = "tests/workflow/test_spoor1.py::test_spoor1_from_arrears_to_res
 
 def pytest(args: list[str], timeout: float) -> dict[str, Any]:
     t0 = time.monotonic()
+    # As `dev.py test` runs it: the venv's bin/ (the `temporal` binary) first on PATH.
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(h.PYTHON).parent), os.environ.get("PATH", "")])}
     out = subprocess.run([h.PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=h.ROOT,
-                         capture_output=True, text=True, timeout=timeout)
+                         capture_output=True, text=True, timeout=timeout, env=env)
     wall = time.monotonic() - t0
     text = out.stdout + out.stderr
     summary = next((line for line in reversed(text.splitlines()) if re.search(r"\d+ (passed|failed|error)", line)), "")

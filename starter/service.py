@@ -66,6 +66,7 @@ WORKFLOW_TYPE = "TenantCaseWorkflow"
 ROLES = apikeys.ROLES  # party, operator, auditor
 OPERATOR_EVENTS = frozenset(t for t, kinds in EVENT_SENDERS.items() if PartyKind.operator in kinds)
 RPC_TIMEOUT = timedelta(seconds=10)
+NOT_READY_WAIT_SECONDS = 5.0  # a query waits this long for a run's first workflow task
 REGISTRY_TTL_SECONDS = 5.0
 BATCH_CONCURRENCY = 16  # cases in flight per batch
 TEMPORAL_CONCURRENCY = 64  # Temporal calls in flight per process, all requests together
@@ -529,14 +530,28 @@ class IntakeService:
 
     async def _query(self, case_id: str, name: str, run_id: str | None = None) -> Any:
         handle = self.client.get_workflow_handle(case_id, run_id=run_id)
-        try:
-            return await handle.query(name, rpc_timeout=RPC_TIMEOUT)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise not_found("case_not_found", f"there is no case {case_id}") from None
-            raise _temporal_unavailable(err) from None
-        except WorkflowQueryFailedError as err:
-            raise unavailable(f"case {case_id} could not answer {name}: {err}") from None
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + NOT_READY_WAIT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                return await handle.query(name, rpc_timeout=RPC_TIMEOUT)
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    raise not_found("case_not_found", f"there is no case {case_id}") from None
+                if not _not_ready(err):
+                    raise _temporal_unavailable(err) from None
+                if loop.time() >= give_up:
+                    raise unavailable(
+                        f"case {case_id} is opening or starting a new run and cannot answer "
+                        f"{name} yet; try again in a few seconds", "case_not_ready",
+                    ) from None
+            except WorkflowQueryFailedError as err:
+                raise unavailable(f"case {case_id} could not answer {name}: {err}") from None
+            # The run's first workflow task has not completed (the server may hold back the
+            # first task of a run that continued as new for a second): it answers shortly.
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     # -- batches -----------------------------------------------------------------------------
 
@@ -758,6 +773,14 @@ def _no_open_case(case_id: str) -> IntakeError:
         "no_open_case",
         f"there is no open case {case_id}; a case opens with "
         + ", ".join(sorted(OPENING_EVENTS)),
+    )
+
+
+def _not_ready(err: RPCError) -> bool:
+    """Temporal's WorkflowNotReady: the run cannot answer queries before its first workflow task."""
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and (
+        b"WorkflowNotReadyFailure" in (err.raw_grpc_status or b"")
+        or "not scheduled yet" in err.message
     )
 
 

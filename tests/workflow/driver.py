@@ -132,12 +132,14 @@ class Case:
         raw = desc.raw_description
         if raw.pending_activities or raw.HasField("pending_workflow_task"):
             return False
-        if event_id is None:
-            return True
         try:
+            # A run that has only just continued as new answers no query until its first
+            # workflow task (the server may hold that back for a second): not settled yet.
             timeline = await self.handle.query("timeline")
         except RPCError:
             return False
+        if event_id is None:
+            return True
         return any(t["detail"].get("event_id") == event_id for t in timeline)
 
 

@@ -1,6 +1,8 @@
 """Custom search attributes of RULES §9, typed, in one place."""
 
-from temporalio.common import SearchAttributeKey
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, TypedSearchAttributes
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 CASE_TRACK = SearchAttributeKey.for_keyword("CaseTrack")
@@ -23,6 +25,15 @@ ALL = (
     EVICTION_DATE,
     CASE_OUTCOME,
 )
+
+
+
+def current_values(attributes: TypedSearchAttributes) -> dict[str, Any]:
+    """Every key of `ALL` with the value a workflow run started with (None: not set), so that a
+    run only upserts what changes: what the starter set, or an earlier run handed on through
+    continue-as-new, is not sent again."""
+    return {key.name: attributes.get(key) for key in ALL}
+
 
 _CLI_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime"}
 

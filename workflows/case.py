@@ -56,6 +56,12 @@ WEBHOOK_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=10),
 )
+# Lean steps (docs/benchmarks.md, proposals 1 and 2): the case context and the case-store
+# projection run as local activities (a marker in the workflow task instead of a task round-trip
+# through the server each), and a step upserts only the search attributes that changed since the
+# run started (none before the opening event). Cases whose run started before this patch keep
+# their old command sequence to the end of that run.
+LEAN_STEPS_PATCH = "lean-steps-v1"
 
 
 @workflow.defn(name="TenantCaseWorkflow")
@@ -73,6 +79,7 @@ class TenantCaseWorkflow:
             )
         self._pending: list[tuple[str, Any]] = []
         self._published: dict[str, Any] = {}
+        self._lean = False  # LEAN_STEPS_PATCH, decided at the start of the run
         self._projected: tuple[Any, ...] | None = None
         self._webhooks: set[asyncio.Task[None]] = set()  # deliveries in flight
 
@@ -107,8 +114,14 @@ class TenantCaseWorkflow:
     @workflow.run
     async def run(self, input: CaseInput) -> dict[str, Any]:
         info = workflow.info()
+        self._lean = workflow.patched(LEAN_STEPS_PATCH)
+        if self._lean:
+            self._published = sa.current_values(info.typed_search_attributes)
+            if input.state is not None:
+                # Continued as new right after a step: the projection is current already.
+                self._projected = self._projection_key()
         if self._state.context is None:
-            self._state.context = await workflow.execute_activity(
+            self._state.context = await self._store_call(
                 "resolve_case_context",
                 CaseContextRequest(
                     case_id=self._state.case_id,
@@ -117,11 +130,11 @@ class TenantCaseWorkflow:
                     run_id=info.first_execution_run_id,
                 ),
                 result_type=CaseContext,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
                 summary="Partijen, routering en beleid vaststellen",
             )
-        await self._publish()
+        if not (self._lean and self._pending):
+            # (Lean: an opening event is waiting, and the step it makes publishes.)
+            await self._publish()
 
         while not self._state.closed:
             await self._wait_for_work()
@@ -323,10 +336,10 @@ class TenantCaseWorkflow:
         state = self._state
         if not state.opened or state.stage is None or state.opened_at is None:
             return
-        key = (state.stage, state.track, state.outcome)
+        key = self._projection_key()
         if key == self._projected:
             return
-        await workflow.execute_activity(
+        await self._store_call(
             "record_case",
             CaseProjection(
                 case_id=state.case_id,
@@ -339,11 +352,28 @@ class TenantCaseWorkflow:
                 opened_at=state.opened_at,
                 closed_at=state.closed_at,
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
             summary=f"Casusregister bijwerken: {texts.STAGE.get(state.stage.value, state.stage.value)}",
         )
         self._projected = key
+
+    def _projection_key(self) -> tuple[Any, ...]:
+        """What the case-store projection changes with."""
+        return (self._state.stage, self._state.track, self._state.outcome)
+
+    async def _store_call(
+        self, activity: str, arg: Any, *, summary: str, result_type: type | None = None
+    ) -> Any:
+        """A short, idempotent case-store call of the case's own (context, projection): a local
+        activity under LEAN_STEPS_PATCH, a regular one in runs that started before it."""
+        if self._lean:
+            return await workflow.execute_local_activity(
+                activity, arg, result_type=result_type, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY, summary=summary,
+            )
+        return await workflow.execute_activity(
+            activity, arg, result_type=result_type, start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY, summary=summary,
+        )
 
     def _details(self, now: datetime, nxt: tuple[str, datetime] | None) -> str:
         state = self._state

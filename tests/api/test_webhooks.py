@@ -105,8 +105,13 @@ async def test_each_inbox_message_is_posted_signed_to_the_partys_webhook(api, re
 
     # The webhook path is behind the patch "webhooks-v1", and its history replays.
     history = await api.client.get_workflow_handle(case_id).fetch_history()
-    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    assert markers, "the webhooks-v1 patch marker is missing"
+    patches = {
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    }
+    assert "webhooks-v1" in patches, f"the webhooks-v1 patch marker is missing (found {patches})"
     replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
 

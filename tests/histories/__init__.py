@@ -1,10 +1,16 @@
-"""Checked-in case histories (one JSON file per run) used as replay fixtures; see scenarios.py."""
+"""Checked-in case histories (one JSON file per run) used as replay fixtures; see scenarios.py.
+
+The top-level files are the scenarios as the current workflow code makes them (rewritten by
+test_regenerate.py). When a patch changes the command sequence, the files made before it move to
+archive/before-<patch>/ and stay there as long as such cases may be running: the replay test runs
+over both, so the patched code is checked against old and new cases."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 HISTORIES = Path(__file__).resolve().parent
+ARCHIVE = HISTORIES / "archive"
 
 
 def history_files(name: str | None = None) -> list[Path]:
@@ -13,3 +19,22 @@ def history_files(name: str | None = None) -> list[Path]:
     if name is None:
         return files
     return [f for f in files if f.name.split(".")[0] == name]
+
+
+def archived_history_files() -> list[Path]:
+    """Histories made by earlier workflow code (archive/before-<patch>/*.json)."""
+    return sorted(ARCHIVE.glob("*/*.json"))
+
+
+def patches_taken(path: Path) -> set[str]:
+    """The `workflow.patched(...)` ids whose markers a history file holds."""
+    import base64
+    import json
+
+    ids = set()
+    for event in json.loads(path.read_text(encoding="utf-8"))["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker.get("markerName") == "core_patch":
+            data = marker["details"]["patch-data"]["payloads"][0]["data"]
+            ids.add(json.loads(base64.b64decode(data))["id"])
+    return ids

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 from tests.workflow.driver import entries, today_nl
 from vangnet import calendar
@@ -147,10 +147,10 @@ async def test_unknown_municipality_at_open_fails_with_unknown_party(cases):
     case = await cases.open(municipality="utrecht", arrears_since=today_nl())
     with pytest.raises(WorkflowFailureError) as err:
         await case.handle.result()
-    activity_error = err.value.cause
-    assert isinstance(activity_error, ActivityError)
-    cause = activity_error.cause
+    # The case context is a local activity: its non-retryable failure fails the run as it is.
+    cause = err.value.cause
     assert isinstance(cause, ApplicationError)
+    assert cause.non_retryable
     assert cause.type == "UnknownParty"
     assert "utrecht" in cause.message
     assert (await case.handle.describe()).status == WorkflowExecutionStatus.FAILED

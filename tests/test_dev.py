@@ -146,3 +146,12 @@ def test_waiting_for_the_server_times_out_or_names_a_dead_server(tmp_path, dev):
     with pytest.raises(dev.ChildDied, match="dying died unexpectedly"):
         sup.wait_for_port("127.0.0.1", free_port(), 30, dying)
     sup.stop_all()
+
+
+def test_bytecode_is_written_even_where_the_environment_forbids_it(dev, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    package = tmp_path / "workflows"
+    package.mkdir()
+    (package / "case.py").write_text("X = 1\n")
+    dev.compile_bytecode(tmp_path, ("workflows", "missing"))
+    assert list((package / "__pycache__").glob("case.*.pyc"))

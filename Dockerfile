@@ -17,11 +17,11 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY workers ./workers
 COPY starter ./starter
-RUN pip install . \
- # `python -m …` runs from /app, so these sources are what gets imported: compile them now, as
- # PYTHONDONTWRITEBYTECODE stops the processes from doing it (and the workflow sandbox would
- # otherwise compile workflows/ again for every case it loads).
- && python -m compileall -q vangnet workflows activities workers starter
+RUN pip install .
+# `python -m …` runs from /app, so these sources are what gets imported: compile them now, as
+# PYTHONDONTWRITEBYTECODE stops the processes from doing it (and the workflow sandbox would
+# otherwise compile workflows/ again for every case it loads).
+RUN python -m compileall -q vangnet workflows activities workers starter
 
 # Configuration files live beside the code, not inside site-packages.
 COPY config ./config

@@ -68,9 +68,9 @@ def freeze() -> None:
     (cwd and PYTHONPATH = the copy, which shadows the editable install); the server, the workers
     and the intake it starts all run that copy. Results still go to bench/results/ of the real
     tree, with a fingerprint of the code measured. VANGNET_BENCH_NO_SNAPSHOT=1 turns this off;
-    VANGNET_BENCH_COMPILE=1 also writes .pyc files into the copy (the dev venv has none for the
-    project's own modules, because PYTHONDONTWRITEBYTECODE=1 is set here and in the Dockerfile,
-    while `pip install .` in the image compiles them).
+    The copy gets .pyc files, as `dev.py run` and the image compile theirs (PYTHONDONTWRITEBYTECODE=1
+    is set here and in the Dockerfile, so no process writes them); VANGNET_BENCH_COMPILE=0 leaves
+    them out, to measure what the sandbox's per-case compile costs.
     """
     if os.environ.get(_SNAPSHOT_ENV) or os.environ.get("VANGNET_BENCH_NO_SNAPSHOT"):
         if os.environ.get(_SNAPSHOT_ENV):
@@ -80,7 +80,7 @@ def freeze() -> None:
         return
     dest = Path(tempfile.mkdtemp(prefix="vangnet-bench-code-")) / "src"
     shutil.copytree(HOME, dest, ignore=_ignore, symlinks=True)
-    if os.environ.get("VANGNET_BENCH_COMPILE"):  # bytecode, as `pip install .` leaves it in the image
+    if _compiled():
         import compileall
 
         compileall.compile_dir(str(dest), quiet=2, workers=1)
@@ -108,7 +108,11 @@ def code_fingerprint() -> dict[str, Any]:
                            capture_output=True, text=True).stdout.strip()
     return {"git_head": head, "uncommitted_changes_outside_bench": bool(dirty),
             "sources_sha256": digest.hexdigest()[:16], "snapshot": ROOT != HOME,
-            "bytecode_precompiled": bool(os.environ.get("VANGNET_BENCH_COMPILE"))}
+            "bytecode_precompiled": _compiled()}
+
+
+def _compiled() -> bool:
+    return os.environ.get("VANGNET_BENCH_COMPILE", "1") != "0"
 
 
 def temporal_binary() -> str:

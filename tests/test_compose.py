@@ -144,6 +144,8 @@ def test_dockerfile_base_image_is_tagged_and_runs_the_worker():
     base = default_base.group(1) if default_base else re.search(r"^FROM (\S+)", text, re.M).group(1)
     assert base.startswith("python:3.11") and ":" in base, base
     assert re.search(r"^RUN pip install \.$", text, re.M)
+    # The sources the worker imports from /app are compiled (docs/benchmarks.md, bytecode).
+    assert re.search(r"^RUN python -m compileall -q vangnet workflows activities", text, re.M)
     assert 'CMD ["python", "-m", "workers"]' in text
 
 

@@ -6,11 +6,15 @@ activity named exactly after the action. Each activity:
 1. resolves every `Receiver` role of the request to a party code through the registry
    (corporation and municipality from the request; social service and social team: the
    municipality's; mpzo: the registry's MPZO);
-2. writes one inbox message per receiving party under `req.idempotency_key`, all in one
-   transaction; a message already there (a retry) is reported, not written again;
+2. writes one inbox message per receiving party under `req.idempotency_key`; a message already
+   there (a retry) is reported, not written again;
 3. returns the message ids and receiver codes, with the `channel` of `early_signal_submitted`
    ("RIS" or the pair's alternative channel) and the `protocol` of `crisis_protocol_invoked`,
    and which messages go to a party with a webhook (the workflow then runs `deliver_webhook`).
+
+All of it is one transaction on one connection: the parties are read in one statement
+(`read_case_parties`, plus the route for the early signal), and the same rows say which receivers
+have a webhook. Nothing is cached between activities, so routing follows `starter registry load`.
 
 Each message's payload: action, case_id, role, reason, detail, at, and `text`, one plain-Dutch
 sentence for the professional who reads it. Log lines name the action, case, receiver and message,
@@ -25,24 +29,16 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import IDEMPOTENCY_CONFLICT, INVALID_ACTION_REQUEST, UNKNOWN_PARTY
-from activities.webhooks import webhook_parties
 from vangnet import texts
 from vangnet.domain import ACTIONS, ActionRequest, DeliveryResult, PartyKind, Receiver
 from vangnet.store import Store
-from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_many
-from vangnet.store.registry import (
-    UnknownParty,
-    get_municipality,
-    get_route,
-    get_social_service,
-    get_social_team,
-    mpzo_code,
-    require_kind,
-)
+from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_in
+from vangnet.store.registry import CaseParties, UnknownParty, get_route, read_case_parties
 
 log = structlog.get_logger("vangnet.activities")
 
@@ -112,6 +108,66 @@ def _fail(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
+async def _resolve(
+    session: AsyncSession, action: str, req: ActionRequest
+) -> tuple[CaseParties, dict[Receiver, str], dict[str, Any]]:
+    """The registry as it is now: the case's parties, each receiving role's party code, and what
+    the action adds to the payload. Raises UnknownParty for a missing or wrongly-kinded party."""
+    parties = await read_case_parties(session, req.corporation, req.municipality)
+    parties.require_kind(req.corporation, PartyKind.corporation)
+    municipality = parties.municipality(req.municipality)
+    codes: dict[Receiver, str] = {}
+    for role in req.receivers:
+        if role in codes:
+            continue
+        if role is Receiver.corporation:
+            codes[role] = req.corporation
+        elif role is Receiver.municipality:
+            codes[role] = req.municipality
+        elif role is Receiver.social_service:
+            parties.require_kind(municipality.social_service, PartyKind.social_service)
+            codes[role] = municipality.social_service
+        elif role is Receiver.social_team:
+            parties.require_kind(municipality.social_team, PartyKind.social_team)
+            codes[role] = municipality.social_team
+        elif role is Receiver.mpzo:
+            codes[role] = parties.mpzo_code()
+    extra: dict[str, Any] = {}
+    if action == "early_signal_submitted":
+        route = await get_route(session, req.corporation, req.municipality)
+        extra["channel"] = route.channel
+    elif action == "crisis_protocol_invoked":
+        extra["protocol"] = parties.social_service(municipality.social_service).crisis_protocol
+    elif action == "casusregie_assigned":
+        # Footnote 2: a joint team's Jeugdteams part takes casusregie only when youth care is
+        # asked for, which this flow never does: it lies with the social team.
+        team = parties.social_team(municipality.social_team)
+        extra["casusregie"] = "social_team"
+        extra["casusregie_party"] = team.code
+        extra["joint_youth_team"] = team.joint_youth_team
+        extra["youth_care_requested"] = False
+    return parties, codes, extra
+
+
+def _messages(
+    action: str, req: ActionRequest, codes: dict[Receiver, str], extra: dict[str, Any]
+) -> list[NewMessage]:
+    """One message per receiving party, all under the request's idempotency key."""
+    body = req.model_dump(mode="json", include={"action", "case_id", "reason", "detail", "at"})
+    body.update(extra)
+    body["text"] = _text(action, req, extra)
+    return [
+        NewMessage(
+            party_code=code,
+            idempotency_key=req.idempotency_key,
+            case_id=req.case_id,
+            action=action,
+            payload={**body, "role": role.value},
+        )
+        for role, code in codes.items()
+    ]
+
+
 class ActionActivities:
     """The 13 action activities, bound to one store. `all()` lists them for a Worker."""
 
@@ -140,64 +196,17 @@ class ActionActivities:
         if not req.receivers:
             raise _fail(f"{action} for {req.case_id}: no receivers", INVALID_ACTION_REQUEST)
 
-        extra: dict[str, Any] = {}
-        codes: dict[Receiver, str] = {}
         try:
-            async with self.store.sessions() as session:
-                await require_kind(session, req.corporation, PartyKind.corporation)
-                municipality = await get_municipality(session, req.municipality)
-                for role in req.receivers:
-                    if role in codes:
-                        continue
-                    if role is Receiver.corporation:
-                        codes[role] = req.corporation
-                    elif role is Receiver.municipality:
-                        codes[role] = req.municipality
-                    elif role is Receiver.social_service:
-                        await require_kind(session, municipality.social_service, PartyKind.social_service)
-                        codes[role] = municipality.social_service
-                    elif role is Receiver.social_team:
-                        await require_kind(session, municipality.social_team, PartyKind.social_team)
-                        codes[role] = municipality.social_team
-                    elif role is Receiver.mpzo:
-                        codes[role] = await mpzo_code(session)
-                if action == "early_signal_submitted":
-                    route = await get_route(session, req.corporation, req.municipality)
-                    extra["channel"] = route.channel
-                elif action == "crisis_protocol_invoked":
-                    service = await get_social_service(session, municipality.social_service)
-                    extra["protocol"] = service.crisis_protocol
-                elif action == "casusregie_assigned":
-                    # Footnote 2: a joint team's Jeugdteams part takes casusregie only when youth
-                    # care is asked for, which this flow never does: it lies with the social team.
-                    team = await get_social_team(session, municipality.social_team)
-                    extra["casusregie"] = "social_team"
-                    extra["casusregie_party"] = team.code
-                    extra["joint_youth_team"] = team.joint_youth_team
-                    extra["youth_care_requested"] = False
+            async with self.store.sessions() as session, session.begin():
+                parties, codes, extra = await _resolve(session, action, req)
+                delivered = await deliver_in(session, _messages(action, req, codes, extra))
+                with_webhook = parties.with_webhook(d.party_code for d in delivered)
         except UnknownParty as err:
             raise _fail(f"{action} for {req.case_id}: {err}", UNKNOWN_PARTY) from None
-
-        body = req.model_dump(mode="json", include={"action", "case_id", "reason", "detail", "at"})
-        body.update(extra)
-        body["text"] = _text(action, req, extra)
-        messages = [
-            NewMessage(
-                party_code=code,
-                idempotency_key=req.idempotency_key,
-                case_id=req.case_id,
-                action=action,
-                payload={**body, "role": role.value},
-            )
-            for role, code in codes.items()
-        ]
-        try:
-            delivered = await deliver_many(self.store.sessions, messages)
         except IdempotencyConflict as err:
             raise _fail(str(err), IDEMPOTENCY_CONFLICT) from None
 
         _failpoint_after_delivery(action)
-        with_webhook = await webhook_parties(self.store.sessions, (d.party_code for d in delivered))
         attempt = activity.info().attempt if activity.in_activity() else None
         for d in delivered:
             log.info(

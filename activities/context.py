@@ -2,7 +2,8 @@
 
 From the registry: the municipality's social service and social team, the MPZO; from the policy
 file: the effective policy for the (corporation, municipality) pair; from the case store: the
-previous closed episode of the same case id (RULES §3, relapse).
+previous closed episode of the same case id (RULES §3, relapse). The registry and the previous
+episode are read in one session, in two statements.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from activities import RESOLVE_CASE_CONTEXT, UNKNOWN_PARTY
 from vangnet.domain import CaseContext, CaseContextRequest, PartyKind
 from vangnet.policy import PolicyFile
 from vangnet.store import Store
-from vangnet.store.cases import previous_episode
-from vangnet.store.registry import UnknownParty, get_municipality, mpzo_code, require_kind
+from vangnet.store.cases import previous_episode_in
+from vangnet.store.registry import UnknownParty, read_case_parties
 
 
 class PolicyFileCache:
@@ -46,19 +47,20 @@ class ContextActivities:
 
     @activity.defn(name=RESOLVE_CASE_CONTEXT)
     async def resolve_case_context(self, req: CaseContextRequest) -> CaseContext:
-        try:
-            async with self.store.sessions() as session:
-                await require_kind(session, req.corporation, PartyKind.corporation)
-                municipality = await get_municipality(session, req.municipality)
-                await require_kind(session, municipality.social_service, PartyKind.social_service)
-                await require_kind(session, municipality.social_team, PartyKind.social_team)
-                mpzo = await mpzo_code(session)
-        except UnknownParty as err:
-            raise ApplicationError(
-                f"case {req.case_id}: {err}", type=UNKNOWN_PARTY, non_retryable=True
-            ) from None
+        async with self.store.sessions() as session:
+            parties = await read_case_parties(session, req.corporation, req.municipality)
+            try:
+                parties.require_kind(req.corporation, PartyKind.corporation)
+                municipality = parties.municipality(req.municipality)
+                parties.require_kind(municipality.social_service, PartyKind.social_service)
+                parties.require_kind(municipality.social_team, PartyKind.social_team)
+                mpzo = parties.mpzo_code()
+            except UnknownParty as err:
+                raise ApplicationError(
+                    f"case {req.case_id}: {err}", type=UNKNOWN_PARTY, non_retryable=True
+                ) from None
+            previous = await previous_episode_in(session, req.case_id, exclude_run_id=req.run_id)
         policy = self.policy.get().resolve(req.corporation, req.municipality)
-        previous = await previous_episode(self.store.sessions, req.case_id, exclude_run_id=req.run_id)
         return CaseContext(
             social_service=municipality.social_service,
             social_team=municipality.social_team,

@@ -38,6 +38,7 @@ from vangnet.domain import WebhookRequest, WebhookResult
 from vangnet.store import Store
 from vangnet.store.db import SessionFactory
 from vangnet.store.models import InboxMessage, Party
+from vangnet.store.registry import has_webhook
 
 log = structlog.get_logger("vangnet.activities")
 
@@ -59,17 +60,14 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
 
 
 async def webhook_parties(session_factory: SessionFactory, codes: Iterable[str]) -> set[str]:
-    """The parties among `codes` that have a webhook (URL and secret) in the registry."""
+    """The parties among `codes` that have a webhook (URL and secret) in the registry. (An action
+    activity learns this from the party rows it has read already: `CaseParties.with_webhook`.)"""
     codes = set(codes)
     if not codes:
         return set()
     async with session_factory() as session:
-        rows = await session.execute(
-            sa.select(Party.code).where(
-                Party.code.in_(codes), Party.webhook_url.is_not(None), Party.webhook_secret.is_not(None)
-            )
-        )
-        return set(rows.scalars())
+        parties = await session.scalars(sa.select(Party).where(Party.code.in_(codes)))
+        return {p.code for p in parties if has_webhook(p)}
 
 
 def message_body(msg: InboxMessage) -> bytes:

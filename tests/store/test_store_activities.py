@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from structlog.testing import capture_logs
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -29,6 +30,8 @@ from vangnet.policy import Policy
 from vangnet.store import Store
 from vangnet.store.cases import get_case
 from vangnet.store.inbox import list_messages
+from vangnet.store.models import Party
+from vangnet.store.registry import load_registry
 
 R = Receiver
 AT = datetime(2025, 2, 3, 10, 0, tzinfo=UTC)
@@ -332,3 +335,95 @@ def test_broken_policy_file_stops_the_worker_at_start(store: Store, tmp_path: Pa
     policy.write_text("[defaults]\nhelp_plan_deadline_days = 0\n")
     with pytest.raises(ValueError, match="help_plan_deadline_days"):
         CaseActivities(store, policy)
+
+
+# The registry is read anew by every activity (no cache): an edit loaded between two activities of
+# the same worker is followed by the second, and what one delivery reports comes from one reading.
+
+REGISTRY_TEXT = (Path(__file__).resolve().parents[2] / "config" / "registry.toml").read_text(encoding="utf-8")
+
+
+async def _load(store: Store, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text(text, encoding="utf-8")
+    await load_registry(store.sessions, path)
+
+
+async def test_routing_follows_a_registry_load_between_deliveries(
+    acts: CaseActivities, store: Store, tmp_path: Path
+) -> None:
+    def early_signal(n: int) -> ActionRequest:
+        return request("early_signal_submitted", [R.municipality], corporation="poort6",
+                       municipality="gorinchem", key=f"case-poort6-H-42/run-1/early/{n}")
+
+    assert (await run_action(acts, early_signal(1))).channel == "RIS"
+    crisis = await run_action(acts, request("crisis_protocol_invoked", [R.social_service], key="c1"))
+    assert (crisis.receivers, crisis.protocol) == (["sdd"], "Crisisprotocol")
+
+    # Dordrecht moves to Avres; poort6 leaves RIS in Gorinchem.
+    edited = REGISTRY_TEXT.replace(
+        'social_service = "sdd"\nsocial_team = "sociale-wijkteams-dordrecht"',
+        'social_service = "avres"\nsocial_team = "sociale-wijkteams-dordrecht"',
+    )
+    assert edited != REGISTRY_TEXT
+    await _load(store, tmp_path, edited + '\n[[route]]\ncorporation = "poort6"\nmunicipality = "gorinchem"\n'
+                'ris_connected = false\nalternative_channel = "Zivver"\n')
+
+    assert (await run_action(acts, early_signal(2))).channel == "Zivver"
+    crisis = await run_action(acts, request("crisis_protocol_invoked", [R.social_service], key="c2"))
+    assert (crisis.receivers, crisis.protocol) == (["avres"], "Traject Crisis")
+    ctx = await ActivityEnvironment().run(acts.context.resolve_case_context,
+                                          ctx_request("rhiant", "dordrecht"))
+    assert ctx.social_service == "avres"
+
+
+async def test_webhook_messages_follow_the_registry_at_delivery(
+    acts: CaseActivities, store: Store, tmp_path: Path
+) -> None:
+    req = request("postponement_consultation_requested", [R.corporation, R.social_service])
+    first = await run_action(acts, req)
+    assert first.webhook_message_ids == []
+
+    with_hook = REGISTRY_TEXT.replace(
+        'name = "Sociale Dienst Drechtsteden"',
+        'name = "Sociale Dienst Drechtsteden"\nwebhook_url = "https://sdd.example/vangnet"\n'
+        'webhook_secret = "not-a-real-secret"',
+    )
+    assert with_hook != REGISTRY_TEXT
+    await _load(store, tmp_path, with_hook)
+    # A retry finds its messages and reports the one whose party now has a webhook.
+    retried = await run_action(acts, req)
+    assert retried.duplicate is True and retried.receivers == ["rhiant", "sdd"]
+    assert retried.webhook_message_ids == [first.message_ids[1]]
+    new = await run_action(acts, request(req.action, req.receivers, key="case-rhiant-H-42/run-1/x/2"))
+    assert new.webhook_message_ids == [new.message_ids[1]]
+
+    await _load(store, tmp_path, REGISTRY_TEXT)  # the file without the webhook: url and secret cleared
+    assert (await run_action(acts, req)).webhook_message_ids == []
+
+
+async def test_a_party_is_checked_only_when_the_action_needs_it(
+    acts: CaseActivities, store: Store, count
+) -> None:
+    async with store.sessions() as session, session.begin():
+        await session.execute(sa.delete(Party).where(Party.kind == "mpzo"))
+        await session.execute(sa.update(Party).where(Party.code == "sdd").values(crisis_protocol=None))
+
+    assert (await run_action(acts, request("tenant_notice_sent", [R.corporation]))).receivers == ["rhiant"]
+    moratorium = await run_action(acts, request("moratorium_requested", [R.social_service]))
+    assert moratorium.receivers == ["sdd"]
+    env = ActivityEnvironment()
+    for fn, req, message in [
+        (acts.actions.activities["mpzo_notified"], request("mpzo_notified", [R.mpzo]),
+         "the registry has no party of kind 'mpzo'"),
+        (acts.actions.activities["crisis_protocol_invoked"],
+         request("crisis_protocol_invoked", [R.social_service]),
+         "social service 'sdd' has no crisis protocol in the registry"),
+        (acts.context.resolve_case_context, ctx_request("rhiant", "dordrecht"),
+         "the registry has no party of kind 'mpzo'"),
+    ]:
+        with pytest.raises(ApplicationError) as info:
+            await env.run(fn, req)
+        assert (info.value.type, info.value.non_retryable) == ("UnknownParty", True)
+        assert message in str(info.value)
+    assert await count("inbox_message") == 2

@@ -23,6 +23,8 @@ from vangnet.store.registry import (
     mpzo_code,
     parse_registry,
     party_kind,
+    read_case_parties,
+    require_kind,
     seed_registry_if_empty,
 )
 
@@ -87,6 +89,69 @@ async def test_kind_and_mpzo_lookups(store: Store) -> None:
             await get_municipality(s, "atlantis")
         with pytest.raises(UnknownParty, match="'rhiant' is a corporation, not a municipality"):
             await get_municipality(s, "rhiant")
+
+
+def _answer(lookup):
+    try:
+        return lookup()
+    except UnknownParty as err:
+        return f"UnknownParty: {err}"
+
+
+async def _answer_async(lookup):
+    try:
+        return await lookup()
+    except UnknownParty as err:
+        return f"UnknownParty: {err}"
+
+
+@pytest.mark.parametrize(
+    ("corporation", "municipality"),
+    [
+        ("rhiant", "dordrecht"),
+        ("poort6", "gorinchem"),
+        ("heerjansdam", "hendrik-ido-ambacht"),
+        ("nobody", "molenlanden"),
+        ("trivire", "atlantis"),
+        ("avres", "rhiant"),
+    ],
+)
+async def test_case_parties_read_in_one_go_answer_as_the_single_lookups(
+    store: Store, corporation: str, municipality: str
+) -> None:
+    async with store.sessions() as s:
+        parties = await read_case_parties(s, corporation, municipality)
+        together = {
+            "corporation": _answer(lambda: parties.require_kind(corporation, PartyKind.corporation)),
+            "municipality": _answer(lambda: parties.municipality(municipality)),
+            "mpzo": _answer(parties.mpzo_code),
+        }
+        single = {
+            "corporation": await _answer_async(lambda: require_kind(s, corporation, PartyKind.corporation)),
+            "municipality": await _answer_async(lambda: get_municipality(s, municipality)),
+            "mpzo": await _answer_async(lambda: mpzo_code(s)),
+        }
+        m = single["municipality"]
+        if not isinstance(m, str):  # the municipality's social service and team were read too
+            together["social_service"] = _answer(lambda: parties.social_service(m.social_service))
+            together["social_team"] = _answer(lambda: parties.social_team(m.social_team))
+            single["social_service"] = await _answer_async(lambda: get_social_service(s, m.social_service))
+            single["social_team"] = await _answer_async(lambda: get_social_team(s, m.social_team))
+    assert together == single
+
+
+async def test_case_parties_follow_the_tables(store: Store) -> None:
+    async with store.sessions() as s, s.begin():
+        await s.execute(sa.update(Party).where(Party.code == "gorinchem").values(social_service="sdd"))
+        await s.execute(sa.update(Party).where(Party.code == "sdd").values(
+            webhook_url="https://sdd.example/hook", webhook_secret="x"))
+        await s.execute(sa.update(Party).where(Party.code == "avres").values(
+            webhook_url="https://avres.example/hook", webhook_secret="x"))
+    async with store.sessions() as s:
+        parties = await read_case_parties(s, "poort6", "gorinchem")
+    assert set(parties.rows) == {"poort6", "gorinchem", "sdd", "sociaal-team-gorinchem", "mpzo"}
+    assert parties.municipality("gorinchem").social_service == "sdd"
+    assert parties.with_webhook(["poort6", "sdd"]) == {"sdd"}
 
 
 async def test_reload_upserts_without_duplicates(store: Store, tmp_path: Path, count) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vangnet.domain import CaseProjection, PreviousEpisode
 from vangnet.store.db import SessionFactory, dialect_insert
@@ -41,10 +42,11 @@ async def get_case(session_factory: SessionFactory, case_id: str, run_id: str) -
         return await session.get(CaseRecord, (case_id, run_id))
 
 
-async def previous_episode(
-    session_factory: SessionFactory, case_id: str, exclude_run_id: str | None = None
+async def previous_episode_in(
+    session: AsyncSession, case_id: str, exclude_run_id: str | None = None
 ) -> PreviousEpisode | None:
-    """The latest closed episode of `case_id` (by closed_at), other than `exclude_run_id`."""
+    """The latest closed episode of `case_id` (by closed_at), other than `exclude_run_id`,
+    read in the caller's session."""
     query = (
         sa.select(CaseRecord.run_id, CaseRecord.closed_at, CaseRecord.outcome)
         .where(CaseRecord.case_id == case_id, CaseRecord.closed_at.is_not(None))
@@ -53,11 +55,18 @@ async def previous_episode(
     )
     if exclude_run_id is not None:
         query = query.where(CaseRecord.run_id != exclude_run_id)
-    async with session_factory() as session:
-        row = (await session.execute(query)).first()
+    row = (await session.execute(query)).first()
     if row is None:
         return None
     return PreviousEpisode(run_id=row.run_id, closed_at=row.closed_at, outcome=row.outcome)
 
 
-__all__ = ["upsert_case", "get_case", "previous_episode"]
+async def previous_episode(
+    session_factory: SessionFactory, case_id: str, exclude_run_id: str | None = None
+) -> PreviousEpisode | None:
+    """The latest closed episode of `case_id` (by closed_at), other than `exclude_run_id`."""
+    async with session_factory() as session:
+        return await previous_episode_in(session, case_id, exclude_run_id)
+
+
+__all__ = ["upsert_case", "get_case", "previous_episode", "previous_episode_in"]

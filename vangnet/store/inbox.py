@@ -75,13 +75,21 @@ async def _deliver(session: AsyncSession, msg: NewMessage, now: datetime) -> Del
     return Delivered(row.id, msg.party_code, duplicate=True)
 
 
+async def deliver_in(
+    session: AsyncSession, messages: Sequence[NewMessage], *, now: datetime | None = None
+) -> list[Delivered]:
+    """Deliver several messages in the caller's transaction (which must commit for them to
+    count); results in the same order."""
+    now = now or datetime.now(UTC)
+    return [await _deliver(session, m, now) for m in messages]
+
+
 async def deliver_many(
     session_factory: SessionFactory, messages: Sequence[NewMessage], *, now: datetime | None = None
 ) -> list[Delivered]:
-    """Deliver several messages in one transaction; results in the same order."""
-    now = now or datetime.now(UTC)
+    """Deliver several messages in one transaction of their own; results in the same order."""
     async with session_factory() as session, session.begin():
-        return [await _deliver(session, m, now) for m in messages]
+        return await deliver_in(session, messages, now=now)
 
 
 async def deliver(
@@ -151,6 +159,7 @@ __all__ = [
     "NewMessage",
     "Delivered",
     "deliver",
+    "deliver_in",
     "deliver_many",
     "list_messages",
     "ack",

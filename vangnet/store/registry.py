@@ -5,12 +5,15 @@ deletes: a party or route dropped from the file stays until removed from the tab
 validated as a whole before anything is written, and every problem is reported at once.
 
 Lookups take an open `AsyncSession`, so one activity can make several in one transaction.
+`read_case_parties` reads every party a case can involve in one statement and answers the same
+lookups from those rows; it is read anew for each activity, so it always follows the last load.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,6 +21,7 @@ from typing import Annotated, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from vangnet.domain import PartyKind
 from vangnet.store.db import SessionFactory, dialect_insert
@@ -266,13 +270,39 @@ async def party_kind(session: AsyncSession, code: str) -> PartyKind | None:
     return PartyKind(kind) if kind is not None else None
 
 
-async def _party_of_kind(session: AsyncSession, code: str, kind: PartyKind) -> Party:
-    party = await session.get(Party, code)
+def _check_kind(party: Party | None, code: str, kind: PartyKind) -> Party:
     if party is None:
         raise UnknownParty(f"{kind.replace('_', ' ')} {code!r} is not in the registry")
     if party.kind != kind:
         raise UnknownParty(f"{code!r} is a {party.kind.replace('_', ' ')}, not a {kind.replace('_', ' ')}")
     return party
+
+
+def _municipality_info(p: Party) -> MunicipalityInfo:
+    if not p.social_service or not p.social_team:
+        raise UnknownParty(f"municipality {p.code!r} has no social service or social team in the registry")
+    return MunicipalityInfo(code=p.code, name=p.name, social_service=p.social_service,
+                            social_team=p.social_team)
+
+
+def _social_service_info(p: Party) -> SocialServiceInfo:
+    if not p.crisis_protocol:
+        raise UnknownParty(f"social service {p.code!r} has no crisis protocol in the registry")
+    return SocialServiceInfo(code=p.code, name=p.name, crisis_protocol=p.crisis_protocol)
+
+
+def _social_team_info(p: Party) -> SocialTeamInfo:
+    return SocialTeamInfo(code=p.code, name=p.name, municipalities=tuple(p.municipalities or ()),
+                          joint_youth_team=bool(p.joint_youth_team))
+
+
+def has_webhook(party: Party) -> bool:
+    """Whether the party also gets its inbox messages by webhook: it has a URL and a secret."""
+    return party.webhook_url is not None and party.webhook_secret is not None
+
+
+async def _party_of_kind(session: AsyncSession, code: str, kind: PartyKind) -> Party:
+    return _check_kind(await session.get(Party, code), code, kind)
 
 
 async def require_kind(session: AsyncSession, code: str, kind: PartyKind) -> None:
@@ -282,24 +312,15 @@ async def require_kind(session: AsyncSession, code: str, kind: PartyKind) -> Non
 
 async def get_municipality(session: AsyncSession, code: str) -> MunicipalityInfo:
     """The municipality with its social service and social team; UnknownParty if there is none."""
-    p = await _party_of_kind(session, code, PartyKind.municipality)
-    if not p.social_service or not p.social_team:
-        raise UnknownParty(f"municipality {code!r} has no social service or social team in the registry")
-    return MunicipalityInfo(code=p.code, name=p.name, social_service=p.social_service,
-                            social_team=p.social_team)
+    return _municipality_info(await _party_of_kind(session, code, PartyKind.municipality))
 
 
 async def get_social_service(session: AsyncSession, code: str) -> SocialServiceInfo:
-    p = await _party_of_kind(session, code, PartyKind.social_service)
-    if not p.crisis_protocol:
-        raise UnknownParty(f"social service {code!r} has no crisis protocol in the registry")
-    return SocialServiceInfo(code=p.code, name=p.name, crisis_protocol=p.crisis_protocol)
+    return _social_service_info(await _party_of_kind(session, code, PartyKind.social_service))
 
 
 async def get_social_team(session: AsyncSession, code: str) -> SocialTeamInfo:
-    p = await _party_of_kind(session, code, PartyKind.social_team)
-    return SocialTeamInfo(code=p.code, name=p.name, municipalities=tuple(p.municipalities or ()),
-                          joint_youth_team=bool(p.joint_youth_team))
+    return _social_team_info(await _party_of_kind(session, code, PartyKind.social_team))
 
 
 async def get_route(session: AsyncSession, corporation: str, municipality: str) -> RouteInfo:
@@ -321,6 +342,61 @@ async def mpzo_code(session: AsyncSession) -> str:
     if code is None:
         raise UnknownParty("the registry has no party of kind 'mpzo'")
     return code
+
+
+@dataclass(frozen=True)
+class CaseParties:
+    """The registry rows of one case's parties, read together by `read_case_parties`.
+
+    The methods are the lookups above without a round trip each: the same answers, the same
+    UnknownParty messages. A party the case does not need is only checked when it is asked for
+    (an action to the corporation does not fail for want of an MPZO).
+    """
+
+    rows: Mapping[str, Party]  # by code, in the order of the codes in the database
+
+    def require_kind(self, code: str, kind: PartyKind) -> None:
+        _check_kind(self.rows.get(code), code, kind)
+
+    def municipality(self, code: str) -> MunicipalityInfo:
+        return _municipality_info(_check_kind(self.rows.get(code), code, PartyKind.municipality))
+
+    def social_service(self, code: str) -> SocialServiceInfo:
+        return _social_service_info(_check_kind(self.rows.get(code), code, PartyKind.social_service))
+
+    def social_team(self, code: str) -> SocialTeamInfo:
+        return _social_team_info(_check_kind(self.rows.get(code), code, PartyKind.social_team))
+
+    def mpzo_code(self) -> str:
+        """As `mpzo_code()`: the first MPZO by code."""
+        for party in self.rows.values():
+            if party.kind == PartyKind.mpzo:
+                return party.code
+        raise UnknownParty("the registry has no party of kind 'mpzo'")
+
+    def with_webhook(self, codes: Iterable[str]) -> set[str]:
+        """The parties among `codes` (all read here) that have a webhook."""
+        return {code for code in codes if has_webhook(self.rows[code])}
+
+
+async def read_case_parties(session: AsyncSession, corporation: str, municipality: str) -> CaseParties:
+    """Read, in one statement, every party a case of `corporation` in `municipality` can involve:
+    the two of them, the municipality's social service and social team, and the MPZO."""
+    served = aliased(Party)  # the municipality's own row, naming its social service and team
+    query = (
+        sa.select(Party)
+        .where(
+            sa.or_(
+                Party.code.in_([corporation, municipality]),
+                Party.code.in_(sa.select(served.social_service).where(served.code == municipality)),
+                Party.code.in_(sa.select(served.social_team).where(served.code == municipality)),
+                Party.kind == PartyKind.mpzo.value,
+            )
+        )
+        .order_by(Party.code)
+    )
+    parties = (await session.scalars(query)).all()
+    return CaseParties(rows={p.code: p for p in parties})
 
 
 __all__ = [
@@ -346,4 +422,7 @@ __all__ = [
     "get_social_team",
     "get_route",
     "mpzo_code",
+    "has_webhook",
+    "CaseParties",
+    "read_case_parties",
 ]

@@ -13,8 +13,13 @@ activities and timers). Histories per second, one process, one core. Target: ≥
     .venv/bin/python -m bench.replay --unsandboxed        # also: vangnet with the unsandboxed runner
     .venv/bin/python -m bench.replay --profile            # py-spy of the vangnet replay
     .venv/bin/python -m bench.replay --processes 2        # also: 2 replaying processes at once
+    .venv/bin/python -m bench.replay --histories DIR --via audit   # the audit's own path instead
+    .venv/bin/python -m bench.replay --via both --jobs 2  # both: the bare Replayer, then the audit
 
-The server and workers are stopped before replaying, so replay has the machine to itself.
+`--via audit` times what `python -m starter audit --all` does with the histories once fetched:
+`vangnet.audit` replaying them (`--sandboxed --jobs 1`, `--jobs 1`, `--jobs N`) and building each
+case's report. The server and workers are stopped before replaying, so replay has the machine to
+itself.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from bench import _harness as h
 from bench import cases, lifecycle
 from bench.baseline import BaselineWorkflow
+from vangnet.audit import CaseReplayer, ParallelReplayer, audit_episode, default_jobs
+from vangnet.audit.history import make_run
 from workflows import TenantCaseWorkflow
 
 
@@ -125,6 +132,53 @@ def parallel(path: Path, sub: str, processes: int, repeat: int, unsandboxed: boo
     return sum(n for n, _ in parts) / max(t for _, t in parts)
 
 
+async def replay_audit(replayer: CaseReplayer | ParallelReplayer, histories: list[WorkflowHistory],
+                       repeat: int, rounds: int) -> dict[str, Any]:
+    """The audit's path: replay each history as a case's episode and build its report."""
+    episodes = [[make_run(x)] for x in histories]
+    not_deterministic = 0
+
+    async def audit(batch: list[Any]) -> float:
+        nonlocal not_deterministic
+        t0 = time.perf_counter()
+        audits = [audit_episode(e) async for e in replayer.replay_many(_aiter(batch))]
+        seconds = time.perf_counter() - t0
+        not_deterministic += sum(1 for a in audits if not a.deterministic)
+        return len(batch) / seconds
+
+    first = await audit(episodes)  # cold: imports, sandbox validation, worker processes starting
+    rates = [await audit(episodes * repeat) for _ in range(rounds)]
+    rate = statistics.median(rates)
+    return {"histories_per_s": rate, "rounds": rates, "first_pass_per_s": first,
+            "ms_per_history": 1000 / rate, "not_deterministic": not_deterministic}
+
+
+async def audit_rows(vh: list[WorkflowHistory], args: argparse.Namespace) -> tuple[dict[str, Any], list[h.Row]]:
+    results: dict[str, Any] = {}
+    for key, sandboxed in (("audit_sandboxed", True), ("audit", False)):
+        h.say(f"auditing {len(vh)} × {args.repeat} vangnet histories in this process"
+              f"{' (sandboxed)' if sandboxed else ''}")
+        results[key] = await replay_audit(CaseReplayer(quiet=True, sandboxed=sandboxed), vh,
+                                          args.repeat, args.rounds)
+    labels = {"audit_sandboxed": "audit --sandboxed --jobs 1", "audit": "audit --jobs 1"}
+    if args.jobs > 1:
+        h.say(f"auditing {len(vh)} × {args.repeat} vangnet histories with --jobs {args.jobs}")
+        with ParallelReplayer(args.jobs) as replayer:
+            results["audit_jobs"] = await replay_audit(replayer, vh, args.repeat, args.rounds)
+        results["audit_jobs"]["jobs"] = args.jobs
+        labels["audit_jobs"] = f"audit --jobs {args.jobs}"
+    rows = []
+    for key, label in labels.items():
+        r = results[key]
+        rows.append(h.Row(f"{label}: histories/s", r["histories_per_s"], target="≥ 100/s",
+                          met=r["histories_per_s"] >= 100))
+        rows.append(h.Row(f"{label}: first pass (start-up included)", r["first_pass_per_s"]))
+    bad = sum(r["not_deterministic"] for r in results.values())
+    rows.append(h.Row("audit: replays reported not deterministic", bad, target="0", met=bad == 0,
+                      fmt="{:,.0f}"))
+    return results, rows
+
+
 async def main(args: argparse.Namespace) -> None:
     with h.workdir(args.keep) as wd:
         if args.histories:
@@ -133,6 +187,12 @@ async def main(args: argparse.Namespace) -> None:
             vh, bh = await generate(args, wd)
             if args.save_histories:
                 save_histories(Path(args.save_histories), vh, bh)
+        if args.via == "audit":
+            results, rows = await audit_rows(vh, args)
+            print(h.table(f"Audit path: {len(vh)} lifecycles × {args.repeat}, "
+                          f"median of {args.rounds} rounds", rows))
+            h.save("replay-audit", {"args": vars(args), "results": results}, args.json)
+            return
         results_parallel: dict[str, float] = {}
         if args.processes > 1:
             path = Path(args.histories) if args.histories else wd / "histories"
@@ -184,6 +244,10 @@ async def main(args: argparse.Namespace) -> None:
                           "≥ 100/s" if key.startswith("vangnet") else "",
                           rate >= 100 if key.startswith("vangnet") else None))
     results["parallel"] = {"processes": args.processes, **results_parallel}
+    if args.via == "both":
+        audit_results, audit_table = await audit_rows(vh, args)
+        results.update(audit_results)
+        rows += audit_table
     print(h.table(f"Audit replay: {len(vh)} lifecycles × {args.repeat}, median of {args.rounds} rounds", rows))
     h.save("replay", {"args": vars(args), "results": results}, args.json)
 
@@ -201,6 +265,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=1,
                    help="also replay with this many processes at once (one Replayer each)")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--via", choices=("replayer", "audit", "both"), default="replayer",
+                   help="replayer: the bare Replayer (default); audit: `starter audit`'s own path "
+                        "(vangnet.audit); both")
+    p.add_argument("--jobs", type=int, default=default_jobs(),
+                   help="with --via audit or both: the audit's worker processes (default: the CPUs)")
     return p
 
 

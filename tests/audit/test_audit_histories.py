@@ -1,6 +1,7 @@
 """The audit on checked-in histories (tests/histories): cases that kept the agreement and cases
 that broke it, with exact verdicts; a deliberately changed workflow must be reported as not
-deterministic. Offline: no server needed."""
+deterministic, with the sandbox and without (the default), in this process and in worker
+processes. Offline: no server needed."""
 
 from __future__ import annotations
 
@@ -11,18 +12,30 @@ import pytest
 from typer.testing import CliRunner
 
 import starter.audit  # noqa: F401 - registers the audit and export commands
-from starter.audit import NOT_DETERMINISTIC_EXIT
+from starter.audit import NOT_DETERMINISTIC_EXIT, replay_processes
 from starter.cli import app
 from tests.audit.changed_workflow import ChangedCaseWorkflow
 from tests.histories import history_files
 from vangnet import calendar
-from vangnet.audit import CaseAudit, CaseReplayer, audit_episode, read_history_files, render_case
+from vangnet.audit import (
+    CaseAudit,
+    CaseReplayer,
+    ParallelReplayer,
+    audit_episode,
+    read_history_files,
+    render_case,
+)
 from vangnet.audit.references import parse_time
 
 
-async def audit(name: str, workflows=None) -> CaseAudit:  # noqa: ANN001
+async def audit(name: str, workflows=None, sandboxed: bool = False) -> CaseAudit:  # noqa: ANN001
     [runs] = read_history_files(history_files(name))
-    return audit_episode(await CaseReplayer(workflows).replay(runs))
+    return audit_episode(await CaseReplayer(workflows, sandboxed=sandboxed).replay(runs))
+
+
+async def _each(items):  # noqa: ANN001, ANN202
+    for item in items:
+        yield item
 
 
 def verdicts(a: CaseAudit) -> dict[str, str]:
@@ -169,14 +182,62 @@ async def test_rule_references():
     assert who["crisis_protocol_invoked"] == "vangnet → avres"
 
 
-async def test_a_changed_workflow_is_reported_not_deterministic():
-    a = await audit("evicted", workflows=[ChangedCaseWorkflow])
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["unsandboxed (default)", "sandboxed"])
+async def test_a_changed_workflow_is_reported_not_deterministic(sandboxed):
+    a = await audit("evicted", workflows=[ChangedCaseWorkflow], sandboxed=sandboxed)
     assert not a.deterministic
     [why] = a.failures.values()
     assert "Nondeterminism" in why
     assert "NOT deterministic" in render_case(a, "text")
     # the same history with today's workflow is fine
-    assert (await audit("evicted")).deterministic
+    assert (await audit("evicted", sandboxed=sandboxed)).deterministic
+
+
+async def test_the_sandbox_changes_nothing_in_the_reports():
+    episodes = read_history_files(history_files())
+    reports = {}
+    for sandboxed in (False, True):
+        replayer = CaseReplayer(quiet=True, sandboxed=sandboxed)
+        reports[sandboxed] = [render_case(audit_episode(e), "json")
+                              async for e in replayer.replay_many(_each(episodes))]
+    assert len(reports[False]) == len(episodes) >= 7
+    assert reports[False] == reports[True]
+
+
+async def test_worker_processes_give_the_same_reports():
+    episodes = read_history_files(history_files())
+    here = {e.case_id: render_case(audit_episode(e), "json")
+            async for e in CaseReplayer(quiet=True).replay_many(_each(episodes * 2))}
+    with ParallelReplayer(2) as replayer:
+        replayed = [e async for e in replayer.replay_many(_each(episodes * 2))]
+    assert len(replayed) == 2 * len(episodes)  # in the order they finish: compare by case
+    for e in replayed:
+        assert render_case(audit_episode(e), "json") == here[e.case_id]
+
+
+async def test_worker_processes_report_a_changed_workflow_not_deterministic():
+    episodes = read_history_files(history_files())
+    with ParallelReplayer(2, [ChangedCaseWorkflow]) as replayer:
+        replayed = [e async for e in replayer.replay_many(_each(episodes))]
+    assert len(replayed) == len(episodes)
+    for e in replayed:
+        assert not e.deterministic
+        assert all("Nondeterminism" in why for why in e.failures.values())
+
+
+def test_replay_processes(monkeypatch):
+    import vangnet.audit
+
+    monkeypatch.setattr(vangnet.audit, "default_jobs", lambda: 4)
+    assert replay_processes(0, None) == 0  # 0: in this process
+    assert replay_processes(60, None) == 0  # too few cases to pay for starting processes
+    assert replay_processes(120, None) == 2
+    assert replay_processes(10_000, None) == 4
+    monkeypatch.setattr(vangnet.audit, "default_jobs", lambda: 1)
+    assert replay_processes(10_000, None) == 0
+    assert replay_processes(10_000, 1) == 0  # --jobs 1
+    assert replay_processes(10_000, 3) == 3  # --jobs 3, whatever the CPUs
+    assert replay_processes(2, 3) == 2
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
@@ -200,13 +261,25 @@ def test_the_command_reads_history_files(fmt):
         assert "Compliance with the agreement: 7 met, 0 late" in result.stdout
 
 
-def test_the_command_exits_3_when_not_deterministic(monkeypatch):
+@pytest.mark.parametrize("flags", [[], ["--sandboxed"]], ids=["unsandboxed (default)", "sandboxed"])
+def test_the_command_exits_3_when_not_deterministic(monkeypatch, flags):
     import workflows
 
+    file = str(history_files("evicted")[0])
+    assert CliRunner().invoke(app, ["audit", "--history", file, *flags]).exit_code == 0
     monkeypatch.setattr(workflows, "TenantCaseWorkflow", ChangedCaseWorkflow)
-    result = CliRunner().invoke(app, ["audit", "--history", str(history_files("evicted")[0])])
+    result = CliRunner().invoke(app, ["audit", "--history", file, *flags])
     assert result.exit_code == NOT_DETERMINISTIC_EXIT
     assert "NOT deterministic" in result.stdout
+
+
+def test_the_command_gives_the_same_report_with_the_sandbox():
+    args = ["audit", "--format", "json"]
+    for f in history_files("crisis_moratorium"):
+        args += ["--history", str(f)]
+    plain, strict = (CliRunner().invoke(app, args + flags) for flags in ([], ["--sandboxed"]))
+    assert plain.exit_code == strict.exit_code == 0
+    assert plain.stdout == strict.stdout
 
 
 def test_bad_input_gives_a_clear_error(tmp_path):
@@ -222,6 +295,10 @@ def test_bad_input_gives_a_clear_error(tmp_path):
     assert result.exit_code == 1 and "CASE_ID" in result.stderr
     result = CliRunner().invoke(app, ["audit", "x", "--format", "pdf"])
     assert result.exit_code == 1 and "--format" in result.stderr
+    result = CliRunner().invoke(app, ["audit", "x", "--jobs", "2"])
+    assert result.exit_code == 1 and "go with --all" in result.stderr
+    result = CliRunner().invoke(app, ["audit", "--all", "--jobs", "0"])
+    assert result.exit_code == 1 and "--jobs must be 1 or more" in result.stderr
 
 
 async def test_a_run_that_has_only_just_continued_as_new_is_audited_from_its_input():

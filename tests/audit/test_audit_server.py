@@ -76,5 +76,14 @@ async def test_audit_follows_continue_as_new_and_export_round_trips(
     [row] = [r for r in region["by_municipality"] if r["municipality"] == "hardinxveld-giessendam"]
     assert row["cases"] >= 1
 
+    # the same in worker processes and with the sandbox
+    for flags in (["--jobs", "2"], ["--jobs", "2", "--sandboxed"]):
+        out = await cli("audit", "--all", "--municipality", "hardinxveld-giessendam",
+                        "--format", "json", *flags)
+        assert out.exit_code in (0, 3), out.output
+        again = json.loads(out.stdout)
+        for part in ("cases", "by_municipality", "by_obligation"):
+            assert again[part] == region[part], (flags, part)
+
     out = await cli("audit", "case-fien-wonen-does-not-exist")
     assert out.exit_code == 1 and "no case case-fien-wonen-does-not-exist" in out.stderr

@@ -6,6 +6,8 @@ with the rules it follows, and check it against the agreement (RULES.md).
     report = audit_episode(episode)
     print(render_case(report, "text"))                    # or "markdown", "json"
 
+Many episodes: `CaseReplayer().replay_many(episodes)` in this process, or
+`ParallelReplayer(jobs).replay_many(episodes)` in worker processes.
 `python -m starter audit` and `python -m starter export` are the command-line front ends.
 """
 
@@ -20,6 +22,7 @@ from vangnet.audit.history import (
     read_history_file,
     read_history_files,
 )
+from vangnet.audit.parallel import ParallelReplayer, default_jobs
 from vangnet.audit.replay import CaseReplayer, ReplayedEpisode
 from vangnet.audit.report import (
     FORMATS,
@@ -37,11 +40,13 @@ __all__ = [
     "CaseReplayer",
     "Finding",
     "HistoryError",
+    "ParallelReplayer",
     "RegionSummary",
     "ReplayedEpisode",
     "Run",
     "audit_episode",
     "check",
+    "default_jobs",
     "fetch_episode",
     "history_json",
     "list_episodes",

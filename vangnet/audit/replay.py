@@ -4,6 +4,13 @@ A replay answers two questions at once: is the history still deterministic under
 (a `NondeterminismError` says it is not), and what does the case know at the end of its history
 (its state, timeline included, read from the replayed workflow object: the same code the worker
 runs builds it, nothing is re-implemented for the audit).
+
+The audit replays with the unsandboxed workflow runner unless asked for the sandbox, at twice the
+speed: workflow code that keeps Temporal's rules issues the same commands either way, so a history
+gets the same verdict (a history the code no longer matches fails with either runner). The
+sandbox is there to catch code that breaks those rules (a clock read, a random number, I/O);
+`tests/replay` replays the checked-in histories with it, and `sandboxed=True` (`starter audit
+--sandboxed`) gives the strict runner here as well.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from temporalio.worker import (
     ExecuteWorkflowInput,
     Interceptor,
     Replayer,
+    UnsandboxedWorkflowRunner,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
 )
@@ -78,9 +86,16 @@ def _describe(failure: Exception) -> str:
 class CaseReplayer:
     """One Replayer, reused for many episodes (building it and the sandbox costs time)."""
 
-    def __init__(self, workflows: Sequence[type] | None = None, *, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        workflows: Sequence[type] | None = None,
+        *,
+        quiet: bool = False,
+        sandboxed: bool = False,
+    ) -> None:
         """`quiet`: keep the SDK core's own warnings (a failing replay logs one) off stderr; the
-        report carries the failure."""
+        report carries the failure. `sandboxed`: replay in Temporal's workflow sandbox (strict,
+        half as fast) instead of the unsandboxed runner."""
         if workflows is None:
             import workflows as workflow_module
 
@@ -91,6 +106,7 @@ class CaseReplayer:
             data_converter=pydantic_data_converter,
             interceptors=[self._capture],
             runtime=_quiet_runtime() if quiet else None,
+            **({} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}),
         )
 
     async def replay(self, runs: Sequence[Run]) -> ReplayedEpisode:

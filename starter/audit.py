@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -240,14 +241,15 @@ async def _audit_all(since: date | None, municipality: str | None, fmt: str,
 def export(
     case_id: Annotated[str, typer.Argument(help="the case (workflow) id")],
     run: Annotated[Optional[str], typer.Option("--run", help="export the episode this run belongs to (default: the latest)")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file or folder to write (default: CASE_ID.json here); '-' for stdout")] = None,
+    # A string, not a Path: `-o newdir/` must keep its slash to mean "a folder".
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="file or folder (ending in /) to write (default: CASE_ID.json here); '-' for stdout")] = None,
 ) -> None:
     """Write the case's history as JSON that Temporal's Replayer and the Web UI import read.
     An episode that continued as new has one file per run: NAME.1.json, NAME.2.json, ..."""
     asyncio.run(_export(case_id, run, output))
 
 
-async def _export(case_id: str, run: str | None, output: Path | None) -> None:
+async def _export(case_id: str, run: str | None, output: str | Path | None) -> None:
     from vangnet.audit import fetch_episode, history_json
 
     client = await _connect()
@@ -268,14 +270,15 @@ async def _export(case_id: str, run: str | None, output: Path | None) -> None:
         typer.echo(f"wrote {path} (run {r.run_id}, {len(r.history.events)} events)")
 
 
-def export_paths(case_id: str, output: Path | None, count: int) -> list[Path]:
-    """Where the runs of one episode go: NAME.json, or NAME.1.json ... NAME.n.json."""
+def export_paths(case_id: str, output: str | Path | None, count: int) -> list[Path]:
+    """Where the runs of one episode go: NAME.json, or NAME.1.json ... NAME.n.json. `output`
+    is a file, or a folder (an existing one, or any path given with a trailing slash)."""
     if output is None:
         base = Path(f"{case_id}.json")
-    elif output.is_dir() or str(output).endswith("/"):
-        base = output / f"{case_id}.json"
+    elif Path(output).is_dir() or str(output).endswith(("/", os.sep)):
+        base = Path(output) / f"{case_id}.json"
     else:
-        base = output
+        base = Path(output)
     if count == 1:
         return [base]
     stem = base.name[:-5] if base.name.endswith(".json") else base.name

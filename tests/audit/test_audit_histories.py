@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -315,3 +316,15 @@ async def test_a_run_that_has_only_just_continued_as_new_is_audited_from_its_inp
     full = audit_episode(await CaseReplayer().replay(runs))
     assert 0 < len(carried) <= len(full.rows)
     assert audit_episode(episode).findings
+
+
+def test_export_paths_file_folder_and_runs(tmp_path):
+    from starter.audit import export_paths
+
+    assert export_paths("case-x", None, 1) == [Path("case-x.json")]
+    assert export_paths("case-x", "out.json", 1) == [Path("out.json")]
+    # A folder: one that exists, or a new one named with a trailing slash.
+    assert export_paths("case-x", str(tmp_path), 1) == [tmp_path / "case-x.json"]
+    assert export_paths("case-x", "newdir/", 1) == [Path("newdir/case-x.json")]
+    assert export_paths("case-x", "newdir/", 2) == [Path("newdir/case-x.1.json"),
+                                                   Path("newdir/case-x.2.json")]

@@ -27,6 +27,10 @@ class CaseActivities:
         self.projection = ProjectionActivities(store)
         self.webhooks = WebhookActivities(store)
 
+    async def aclose(self) -> None:
+        """Release what the activities hold beyond the store (the webhook HTTP client)."""
+        await self.webhooks.aclose()
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.context.resolve_case_context,

@@ -93,6 +93,12 @@ class WebhookActivities:
             self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
         return self._http
 
+    async def aclose(self) -> None:
+        """Close the HTTP connections (when the worker stops)."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, req: WebhookRequest) -> WebhookResult:
         async with self.store.sessions() as session:

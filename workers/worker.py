@@ -20,13 +20,15 @@ log = structlog.get_logger("vangnet.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
-def build_worker(client: Client, store: Store, task_queue: str, **worker_kwargs) -> Worker:
+def build_worker(client: Client, store: Store, task_queue: str, *,
+                 activities: CaseActivities | None = None, **worker_kwargs) -> Worker:
     """The worker as tests and `python -m workers` run it."""
+    activities = activities or CaseActivities(store, store.settings.policy_file)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[TenantCaseWorkflow],
-        activities=CaseActivities(store, store.settings.policy_file).all(),
+        activities=activities.all(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         **worker_kwargs,
     )
@@ -37,9 +39,10 @@ async def run_worker(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     store = await Store.open(settings)
+    activities = CaseActivities(store, store.settings.policy_file)
     try:
         client = await connect()
-        worker = build_worker(client, store, settings.task_queue)
+        worker = build_worker(client, store, settings.task_queue, activities=activities)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -52,4 +55,5 @@ async def run_worker(settings: Settings | None = None) -> None:
             log.info("worker_stopping", grace_seconds=GRACEFUL_SHUTDOWN.total_seconds())
         log.info("worker_stopped")
     finally:
+        await activities.aclose()
         await store.close()

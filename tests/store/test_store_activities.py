@@ -427,3 +427,11 @@ async def test_a_party_is_checked_only_when_the_action_needs_it(
         assert (info.value.type, info.value.non_retryable) == ("UnknownParty", True)
         assert message in str(info.value)
     assert await count("inbox_message") == 2
+
+
+async def test_the_webhook_http_client_is_closed_with_the_worker(acts: CaseActivities) -> None:
+    client = acts.webhooks.http()
+    await acts.aclose()
+    assert client.is_closed
+    assert not acts.webhooks.http().is_closed  # a later delivery opens a new one
+    await acts.aclose()

@@ -379,15 +379,15 @@ class CaseParties:
         return {code for code in codes if has_webhook(self.rows[code])}
 
 
-async def read_case_parties(session: AsyncSession, corporation: str, municipality: str) -> CaseParties:
-    """Read, in one statement, every party a case of `corporation` in `municipality` can involve:
-    the two of them, the municipality's social service and social team, and the MPZO."""
+def _case_parties_statement() -> sa.Select:
     served = aliased(Party)  # the municipality's own row, naming its social service and team
-    query = (
+    municipality = sa.bindparam("municipality")
+    return (
         sa.select(Party)
         .where(
             sa.or_(
-                Party.code.in_([corporation, municipality]),
+                Party.code == sa.bindparam("corporation"),
+                Party.code == municipality,
                 Party.code.in_(sa.select(served.social_service).where(served.code == municipality)),
                 Party.code.in_(sa.select(served.social_team).where(served.code == municipality)),
                 Party.kind == PartyKind.mpzo.value,
@@ -395,7 +395,19 @@ async def read_case_parties(session: AsyncSession, corporation: str, municipalit
         )
         .order_by(Party.code)
     )
-    parties = (await session.scalars(query)).all()
+
+
+# Built once: every action runs it, and building it (the alias above) cost more CPU than
+# running it (py-spy of the worker during ingest, docs/benchmarks.md).
+_CASE_PARTIES = _case_parties_statement()
+
+
+async def read_case_parties(session: AsyncSession, corporation: str, municipality: str) -> CaseParties:
+    """Read, in one statement, every party a case of `corporation` in `municipality` can involve:
+    the two of them, the municipality's social service and social team, and the MPZO."""
+    parties = (
+        await session.scalars(_CASE_PARTIES, {"corporation": corporation, "municipality": municipality})
+    ).all()
     return CaseParties(rows={p.code: p for p in parties})
 
 

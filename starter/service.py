@@ -282,11 +282,13 @@ def authorize_event(p: Principal, event_type: str, corporation: str, municipalit
 class IntakeService:
     def __init__(self, store: Store, client: Client, task_queue: str, *,
                  batch_concurrency: int = BATCH_CONCURRENCY,
-                 temporal_concurrency: int = TEMPORAL_CONCURRENCY) -> None:
+                 temporal_concurrency: int = TEMPORAL_CONCURRENCY,
+                 not_ready_wait: float = NOT_READY_WAIT_SECONDS) -> None:
         self.store = store
         self.client = client
         self.task_queue = task_queue
         self.batch_concurrency = batch_concurrency
+        self.not_ready_wait = not_ready_wait
         self._temporal_slots = asyncio.Semaphore(temporal_concurrency)
         self._registry: Registry | None = None
         self._registry_at = 0.0
@@ -531,7 +533,7 @@ class IntakeService:
     async def _query(self, case_id: str, name: str, run_id: str | None = None) -> Any:
         handle = self.client.get_workflow_handle(case_id, run_id=run_id)
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + NOT_READY_WAIT_SECONDS
+        give_up = loop.time() + self.not_ready_wait
         delay = 0.05
         while True:
             try:

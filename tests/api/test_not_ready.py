@@ -46,6 +46,7 @@ async def test_a_read_waits_briefly_for_the_first_workflow_task(api, task_queue)
 
 async def test_a_run_that_stays_not_ready_is_a_503_that_says_so(api, task_queue):
     case_id = await _start_held_back(api, task_queue, timedelta(minutes=5))
+    api.service.not_ready_wait = 0.5  # (5 s in service; the answer is the same, sooner)
     r = await api.get(f"/v1/cases/{case_id}", "woonbron")
     assert r.status_code == 503
     body = r.json()

@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 
 from activities.webhooks import verify
 from tests.api.conftest import event, new_ref
+from vangnet.scenarios import wait_settled
 from vangnet.store.models import Party
 from workflows import TenantCaseWorkflow
 
@@ -118,7 +119,7 @@ async def test_each_inbox_message_is_posted_signed_to_the_partys_webhook(api, re
 
 async def test_a_failed_delivery_is_retried_and_handled_once(api, receiver):
     receiver.answers = [500, 503]
-    await api.open_case()
+    case_id = await api.open_case()
     await receiver.wait_for(3)
     first, second, third = receiver.requests
     assert [r.status for r in receiver.requests] == [500, 503, 200]
@@ -126,5 +127,6 @@ async def test_a_failed_delivery_is_retried_and_handled_once(api, receiver):
     assert first.headers["idempotency-key"] == third.headers["idempotency-key"]
     assert all(verify(SECRET, r.body, r.headers["x-vangnet-signature"]) for r in receiver.requests)
     assert receiver.handled == {first.headers["idempotency-key"]: 1}
-    await asyncio.sleep(0.3)
-    assert len(receiver.requests) == 3  # delivered: no more attempts
+    # Delivered: the case has no webhook activity left in flight, and no more attempts came.
+    await wait_settled(api.client.get_workflow_handle(case_id))
+    assert len(receiver.requests) == 3

@@ -25,10 +25,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
 
 import httpx
-import sqlalchemy as sa
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -36,9 +34,7 @@ from temporalio.exceptions import ApplicationError
 from activities import DELIVER_WEBHOOK
 from vangnet.domain import WebhookRequest, WebhookResult
 from vangnet.store import Store
-from vangnet.store.db import SessionFactory
 from vangnet.store.models import InboxMessage, Party
-from vangnet.store.registry import has_webhook
 
 log = structlog.get_logger("vangnet.activities")
 
@@ -57,17 +53,6 @@ def sign(secret: str, body: bytes) -> str:
 def verify(secret: str, body: bytes, header: str | None) -> bool:
     """For receivers (and tests): does the header sign this body with this secret?"""
     return header is not None and hmac.compare_digest(sign(secret, body), header)
-
-
-async def webhook_parties(session_factory: SessionFactory, codes: Iterable[str]) -> set[str]:
-    """The parties among `codes` that have a webhook (URL and secret) in the registry. (An action
-    activity learns this from the party rows it has read already: `CaseParties.with_webhook`.)"""
-    codes = set(codes)
-    if not codes:
-        return set()
-    async with session_factory() as session:
-        parties = await session.scalars(sa.select(Party).where(Party.code.in_(codes)))
-        return {p.code for p in parties if has_webhook(p)}
 
 
 def message_body(msg: InboxMessage) -> bytes:
@@ -141,4 +126,4 @@ class WebhookActivities:
                                non_retryable=not retry)
 
 
-__all__ = ["SIGNATURE_HEADER", "sign", "verify", "webhook_parties", "message_body", "WebhookActivities"]
+__all__ = ["SIGNATURE_HEADER", "sign", "verify", "message_body", "WebhookActivities"]

@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from opentelemetry import trace
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,6 +73,9 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         rid = request_id_from(_header(scope, b"x-request-id"))
+        span = trace.get_current_span()
+        if span.is_recording():  # the request's server span: findable by the request id
+            span.set_attribute("vangnet.request_id", rid)
         started = time.perf_counter()
         status = 500
 
@@ -139,8 +142,8 @@ async def metrics_endpoint(request: Request) -> Response:
     service = getattr(request.app.state, "service", None)
     if service is not None:
         await refresh_store_figures(service.store)
-    body = await asyncio.to_thread(generate_latest, REGISTRY)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    body = await asyncio.to_thread(metrics.exposition)
+    return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
 async def refresh_store_figures(store: Any, *, force: bool = False) -> None:

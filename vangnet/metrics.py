@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -257,9 +258,19 @@ SDK_METRICS = frozenset({
     "temporal_workflow_task_execution_latency_seconds",
     "temporal_activity_execution_latency_seconds",
     "temporal_worker_task_slots_available",
+    "temporal_worker_task_slots_used",
     "temporal_sticky_cache_size",
-    "temporal_workflow_completed_total",
+    "temporal_num_pollers",
     "temporal_request_total",
+})
+# SDK metrics that appear only once their event has happened (a workflow completed, a task or
+# an activity failed, a request failed).
+SDK_METRICS_ON_EVENT = frozenset({
+    "temporal_workflow_completed_total",
+    "temporal_workflow_failed_total",
+    "temporal_workflow_task_execution_failed_total",
+    "temporal_activity_execution_failed_total",
+    "temporal_request_failure_total",
 })
 
 
@@ -336,6 +347,16 @@ def install_sdk_metrics() -> Any:
     return runtime
 
 
+# The text format every Prometheus version reads (2.x and 3.x).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+
+def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
+    """The process's metrics in Prometheus text format (blocking: the SDK collector reads its
+    loopback endpoint; call it in a thread from async code)."""
+    return generate_latest(registry)
+
+
 # Every series name this project exports (what the dashboard and the alert rules may use).
 PROJECT_METRICS = frozenset({
     "vangnet_intake_events_total",
@@ -347,11 +368,11 @@ PROJECT_METRICS = frozenset({
     "vangnet_deadline_lateness_seconds",
     OPEN_CASES, INBOX_UNACKED, INBOX_OLDEST, PUSHES_PENDING, PUSHES_FAILED, STORE_UP, SDK_UP,
 })
-ALL_METRICS = PROJECT_METRICS | SDK_METRICS
+ALL_METRICS = PROJECT_METRICS | SDK_METRICS | SDK_METRICS_ON_EVENT
 
 __all__ = [
     "label", "party_label", "event_type_label", "count_event", "count_action",
     "count_webhook_attempt", "record_deadlines_fired", "StoreCollector", "SdkCollector",
-    "SDK_COLLECTOR", "STORE_COLLECTOR", "register", "install_sdk_metrics", "sdk_runtime",
-    "PROJECT_METRICS", "SDK_METRICS", "ALL_METRICS",
+    "SDK_COLLECTOR", "STORE_COLLECTOR", "register", "exposition", "CONTENT_TYPE", "install_sdk_metrics", "sdk_runtime",
+    "PROJECT_METRICS", "SDK_METRICS", "SDK_METRICS_ON_EVENT", "ALL_METRICS",
 ]

@@ -24,7 +24,6 @@ from typing import Any
 
 import structlog
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -74,8 +73,8 @@ class WorkerProbe:
             return JSONResponse(result, status_code=200 if result["status"] == "ok" else 503)
 
         async def metrics_endpoint(_request: Request) -> Response:
-            body = await asyncio.to_thread(generate_latest, REGISTRY)
-            return Response(body, media_type=CONTENT_TYPE_LATEST)
+            body = await asyncio.to_thread(metrics.exposition)
+            return Response(body, media_type=metrics.CONTENT_TYPE)
 
         return Starlette(routes=[
             Route("/livez", livez), Route("/readyz", readyz), Route("/metrics", metrics_endpoint),

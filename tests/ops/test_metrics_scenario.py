@@ -236,6 +236,8 @@ async def scenario(temporal_env, tmp_path_factory) -> AsyncIterator[Outcome]:
                 arrears(REF_B, "woonbron", "dordrecht", "b-2", arrears_cents=-5),
             ], path="/v1/events/batch")
             await post("open_c", "poort6", arrears(REF_C, "poort6", "gorinchem", "c-1"))
+            # A path that matches no route, holding a tenancy reference: its route label is `unmatched`.
+            responses["unmatched"] = await http.get(f"{base}/{REF_A}/{HOSTILE_TYPE}", headers=auth("woonbron"))
 
             client = temporal_env.client
             handle_a = client.get_workflow_handle(responses["open_a"].json()["case_id"])
@@ -324,6 +326,8 @@ async def test_the_intake_times_its_requests_by_route_template(scenario):
     assert s.value(count, method="POST", route="/v1/events/batch", status="200") == 1
     assert s.value(count, method="GET", route="/v1/cases/{case_id}", status="200") == 3
     assert s.value(count, method="POST", route="/v1/inbox/{message_id}/ack", status="200") == 1
+    assert scenario.responses["unmatched"].status_code == 404
+    assert s.value(count, method="GET", route="unmatched", status="404") == 1
     assert s.value("vangnet_intake_request_duration_seconds_sum", route="/v1/events") > 0
 
 

@@ -5,14 +5,11 @@ workflow metrics that stay silent on replay."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -26,7 +23,6 @@ from tests.api.conftest import arrears, new_ref
 from tests.histories import HISTORIES
 from vangnet import metrics
 from vangnet.audit import read_history_file
-from vangnet.logging import configure_logging
 from vangnet.settings import Settings
 from vangnet.store.inbox import (
     PUSH_DELIVERED,
@@ -42,34 +38,6 @@ from vangnet.store.models import CaseRecord, InboxMessage
 from vangnet.store.operations import operations_snapshot
 from workers.observability import WorkerProbe, listen, serving
 from workflows import TenantCaseWorkflow
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.events: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, dict):
-            self.events.append({**record.msg, "_level": record.levelname})
-
-
-@pytest.fixture
-def logs() -> Iterator[Records]:
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    records = Records()
-    try:
-        configure_logging("DEBUG", "json")
-        root.addHandler(records)
-        yield records
-    finally:
-        for h in list(root.handlers):
-            if h not in handlers:
-                root.removeHandler(h)
-        root.setLevel(level)
-        structlog.configure(**saved)
 
 
 def samples(text: str) -> list[Any]:

@@ -8,14 +8,12 @@ inside the request and inside the activity carry the same trace id.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-import structlog
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -26,7 +24,6 @@ from starter.api import create_app
 from starter.service import IntakeService
 from tests.api.conftest import Api, arrears, event, new_ref
 from vangnet import tracing
-from vangnet.logging import configure_logging
 from vangnet.scenarios import wait_settled
 from workers import build_worker
 
@@ -34,36 +31,6 @@ pytestmark = pytest.mark.server
 
 CLIENT_CALLS = ("SignalWithStartWorkflow:", "StartUpdateWithStartWorkflow:", "StartWorkflow:",
                 "SignalWorkflow:", "StartWorkflowUpdate:")
-
-
-class Records(logging.Handler):
-    """Keeps the event dicts structlog hands to the standard library."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, dict):
-            self.events.append(dict(record.msg))
-
-
-@pytest.fixture
-def logs() -> Iterator[Records]:
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    records = Records()
-    try:
-        configure_logging("INFO", "json")
-        root.addHandler(records)
-        yield records
-    finally:
-        for h in list(root.handlers):
-            if h not in handlers:
-                root.removeHandler(h)
-        root.setLevel(level)
-        structlog.configure(**saved)
 
 
 @pytest.fixture

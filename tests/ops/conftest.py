@@ -36,6 +36,9 @@ def logs() -> Iterator[Records]:
     records = Records()
     try:
         configure_logging("DEBUG", "json")
+        # Loggers first used during this test must not keep this configuration afterwards
+        # (structlog caches a logger on first use): later tests capture logs their own way.
+        structlog.configure(cache_logger_on_first_use=False)
         root.addHandler(records)
         yield records
     finally:

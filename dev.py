@@ -494,6 +494,8 @@ def banner(port: int, ui_port: int, database_url: str, intake: str | None) -> No
         "  worker            python -m workers  (task queue "
         f"{os.environ.get('VANGNET_TASK_QUEUE', 'vangnet-cases')})",
         f"  intake API        {intake}" if intake else "  intake API        not started (no starter/__main__.py yet)",
+        "  metrics           intake /metrics; worker on VANGNET_WORKER_METRICS_PORT "
+        f"({os.environ.get('VANGNET_WORKER_METRICS_PORT') or 'unset: none'})",
         f"  case store        {database_url}",
         f"  logs              terminal (prefixed) and {LOGS.relative_to(ROOT)}/<name>.log",
         "Ctrl-C stops everything; state in data/ is kept for the next run.",

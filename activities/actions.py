@@ -34,10 +34,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import IDEMPOTENCY_CONFLICT, INVALID_ACTION_REQUEST, UNKNOWN_PARTY
-from vangnet import texts
+from vangnet import metrics, texts
 from vangnet.domain import ACTIONS, ActionRequest, DeliveryResult, PartyKind, Receiver
 from vangnet.store import Store
-from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_in
+from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_in, mark_push_pending
 from vangnet.store.registry import CaseParties, UnknownParty, get_route, read_case_parties
 
 log = structlog.get_logger("vangnet.activities")
@@ -201,12 +201,17 @@ class ActionActivities:
                 parties, codes, extra = await _resolve(session, action, req)
                 delivered = await deliver_in(session, _messages(action, req, codes, extra))
                 with_webhook = parties.with_webhook(d.party_code for d in delivered)
+                # The push state operators watch (issue 13): these messages await their webhook.
+                await mark_push_pending(session, [d.message_id for d in delivered
+                                                  if d.party_code in with_webhook and not d.duplicate])
         except UnknownParty as err:
             raise _fail(f"{action} for {req.case_id}: {err}", UNKNOWN_PARTY) from None
         except IdempotencyConflict as err:
             raise _fail(str(err), IDEMPOTENCY_CONFLICT) from None
 
         _failpoint_after_delivery(action)
+        if not all(d.duplicate for d in delivered):
+            metrics.count_action(action, req.reason)
         attempt = activity.info().attempt if activity.in_activity() else None
         for d in delivered:
             log.info(

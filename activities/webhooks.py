@@ -32,8 +32,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import DELIVER_WEBHOOK
+from vangnet import metrics
 from vangnet.domain import WebhookRequest, WebhookResult
 from vangnet.store import Store
+from vangnet.store.inbox import PUSH_DELIVERED, PUSH_FAILED, PUSH_RETRYING, PUSH_SKIPPED, record_push
 from vangnet.store.models import InboxMessage, Party
 
 log = structlog.get_logger("vangnet.activities")
@@ -84,6 +86,11 @@ class WebhookActivities:
             await self._http.aclose()
             self._http = None
 
+    async def _record(self, msg: InboxMessage, state: str) -> None:
+        """The attempt's outcome in the message's push state and the metrics (issue 13)."""
+        await record_push(self.store.sessions, msg.id, state)
+        metrics.count_webhook_attempt(msg.party_code, state)
+
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, req: WebhookRequest) -> WebhookResult:
         async with self.store.sessions() as session:
@@ -94,6 +101,7 @@ class WebhookActivities:
                                    type=WEBHOOK_FAILED, non_retryable=True)
         if party is None or not party.webhook_url:
             log.info("webhook_skipped", message_id=msg.id, party=msg.party_code, reason="no_webhook")
+            await self._record(msg, PUSH_SKIPPED)
             return WebhookResult(message_id=msg.id, party_code=msg.party_code, skipped="no webhook_url")
         if not party.webhook_secret:
             raise ApplicationError(f"party {party.code} has a webhook_url but no webhook_secret",
@@ -112,6 +120,7 @@ class WebhookActivities:
         except httpx.HTTPError as err:
             log.warning("webhook_unreachable", message_id=msg.id, party=party.code, attempt=attempt,
                         error=type(err).__name__)
+            await self._record(msg, PUSH_RETRYING)
             raise ApplicationError(f"webhook of {party.code} unreachable ({type(err).__name__})",
                                    type=WEBHOOK_UNREACHABLE) from None
         status = response.status_code
@@ -119,9 +128,11 @@ class WebhookActivities:
                       status=status, attempt=attempt)
         if 200 <= status < 300:
             log.info("webhook_delivered", **fields)
+            await self._record(msg, PUSH_DELIVERED)
             return WebhookResult(message_id=msg.id, party_code=party.code, status_code=status)
         retry = status >= 500 or status in RETRYABLE_4XX
         log.warning("webhook_refused", retry=retry, **fields)
+        await self._record(msg, PUSH_RETRYING if retry else PUSH_FAILED)
         raise ApplicationError(f"webhook of {party.code} answered {status}", type=WEBHOOK_FAILED,
                                non_retryable=not retry)
 

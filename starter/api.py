@@ -286,6 +286,10 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # Operations (issue 13): /livez, /readyz, /metrics, request ids, access log, event counters.
+    from starter import observability
+
+    observability.install(app)
     return app
 
 

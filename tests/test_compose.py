@@ -7,6 +7,7 @@ matter for running vangnet: dependencies, scaling, configuration, search attribu
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -92,12 +93,38 @@ def compose_cli() -> list[str] | None:
     return None
 
 
+def filled_env_file(tmp_path: Path) -> Path:
+    """.env.example with every empty value filled in (what an administrator's .env looks like)."""
+    lines = []
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.startswith("#") and not value:
+            value = "filled-in-for-the-test"
+        lines.append(f"{name}{sep}{value}" if sep else line)
+    path = tmp_path / ".env"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.mark.skipif(compose_cli() is None, reason="no docker compose CLI on this machine")
-def test_docker_compose_itself_accepts_the_file():
+def test_docker_compose_itself_accepts_the_file(tmp_path):
     result = subprocess.run(
-        [*compose_cli(), "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True, timeout=120
+        [*compose_cli(), "-f", str(COMPOSE), "--env-file", str(filled_env_file(tmp_path)), "config", "--quiet"],
+        capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(compose_cli() is None, reason="no docker compose CLI on this machine")
+def test_docker_compose_refuses_to_start_without_the_env_values(tmp_path):
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    result = subprocess.run(
+        [*compose_cli(), "-f", str(COMPOSE), "--env-file", str(empty), "config", "--quiet"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if "PASSWORD" not in k and not k.startswith("VANGNET")},
+    )
+    assert result.returncode != 0 and "in .env" in result.stderr, result.stderr
 
 
 def test_every_dependency_exists_and_its_condition_can_be_met(services):
@@ -149,16 +176,18 @@ def test_dockerfile_base_image_is_tagged_and_runs_the_worker():
     assert 'CMD ["python", "-m", "workers"]' in text
 
 
-def test_temporal_runs_on_postgresql_with_the_ui_on_8233(services):
+def test_temporal_runs_on_postgresql_with_the_admin_ui_on_the_loopback_8233(services):
     temporal = services["temporal"]
     assert temporal["image"].startswith("temporalio/server:") or temporal["image"].startswith("temporalio/auto-setup:")
     env = env_of(temporal)
     assert env["DB"] == "postgres12" and env["POSTGRES_SEEDS"] == "postgresql"
     assert "service_healthy" == depends_on(services["temporal-schema"])["postgresql"]["condition"]
-    ui = services["temporal-ui"]
-    assert ui["image"].startswith("temporalio/ui:")
-    assert "8233:8080" in [str(p) for p in ui["ports"]]
-    assert env_of(ui)["TEMPORAL_ADDRESS"] == "temporal:7233"
+    for name in ("temporal-ui", "temporal-ui-admin"):
+        ui = services[name]
+        assert ui["image"].startswith("temporalio/ui:")
+        assert env_of(ui)["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert [str(p) for p in services["temporal-ui-admin"]["ports"]] == ["127.0.0.1:8233:8080"]
+    assert not services["temporal-ui"].get("ports"), "the operators' UI is reached through Caddy only"
 
 
 def test_worker_is_replicated_and_configured(services):
@@ -186,15 +215,16 @@ def test_case_store_has_its_own_database(services):
     assert f"CREATE DATABASE {database} OWNER {user}" in init
 
 
-def test_intake_serves_on_all_interfaces_port_8000(services):
+def test_intake_serves_port_8000_inside_the_network_behind_caddy(services):
     intake = services["intake"]
     assert intake["command"] == ["python", "-m", "starter", "serve"]
     env = env_of(intake)
-    assert env["VANGNET_API_HOST"] == "0.0.0.0"
+    assert env["VANGNET_API_HOST"] == "0.0.0.0"  # inside its container, for Caddy and Prometheus
     assert env.get("VANGNET_API_PORT", "8000") == "8000"
-    assert "8000:8000" in [str(p) for p in intake["ports"]]
+    assert not intake.get("ports"), "the intake is reached through Caddy (TLS) only"
     assert env_of(intake)["DATABASE_URL"] == env_of(services["worker"])["DATABASE_URL"]
-    assert "/healthz" in " ".join(intake["healthcheck"]["test"])
+    assert "/readyz" in " ".join(intake["healthcheck"]["test"])
+    assert "reverse_proxy intake:8000" in (ROOT / "deploy/caddy/Caddyfile").read_text()
 
 
 def registered_search_attributes(services) -> dict[str, str]:

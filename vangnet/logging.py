@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import structlog
 
+from vangnet.tracing import add_trace_context
+
 Format = Literal["console", "json"]
 
 
@@ -39,6 +41,7 @@ def configure_logging(level: str | int = "INFO", fmt: str = "console") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_context,  # trace_id/span_id of the current span, when tracing is on (issue 13)
     ]
     if fmt == "json":
         renderer: Any = structlog.processors.JSONRenderer()

@@ -148,6 +148,8 @@ class Step(BaseModel):
     actions: list[PlannedAction] = Field(default_factory=list)
     duplicate: bool = False
     ignored: str | None = None
+    # The deadlines this step fired, (kind, due), for the operators' metrics (issue 13).
+    fired: list[tuple[str, datetime]] = Field(default_factory=list)
 
 
 def new_case(case_id: str, tenancy_ref: str, corporation: str, municipality: str) -> CaseState:
@@ -233,6 +235,7 @@ class _Step:
         self.now = now
         self.actions: list[PlannedAction] = []
         self.entry: TimelineEntry | None = None
+        self.fired: list[tuple[str, datetime]] = []
 
     # timeline -----------------------------------------------------------------------------
     def record(self, category: str, kind: str, /, **detail: Any) -> TimelineEntry:
@@ -287,7 +290,7 @@ class _Step:
 
     def finish(self) -> Step:
         _fire_due(self)
-        return Step(state=self.s, actions=self.actions)
+        return Step(state=self.s, actions=self.actions, fired=self.fired)
 
 
 def _jsonable(value: Any) -> Any:
@@ -348,6 +351,7 @@ def _fire_due(work: _Step) -> None:
             return
         kind, due = nxt
         del work.s.deadlines[kind]
+        work.fired.append((kind, due))
         previous_entry = work.entry
         work.entry = work.record("deadline", kind, due_at=due.isoformat())
         _DEADLINE_HANDLERS[kind](work)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, validation_alias="VANGNET_API_PORT")
     log_level: str = Field(default="INFO", validation_alias="VANGNET_LOG_LEVEL")
     log_format: str = Field(default="console", validation_alias="VANGNET_LOG_FORMAT")
+    # The worker's /metrics, /livez and /readyz (issue 13; docs/operations.md). Off when unset.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535,
+                                            validation_alias="VANGNET_WORKER_METRICS_PORT")
+    worker_metrics_host: str = Field(default="127.0.0.1", validation_alias="VANGNET_WORKER_METRICS_HOST")
+
+    @field_validator("worker_metrics_port", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 @lru_cache

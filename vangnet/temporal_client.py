@@ -8,6 +8,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
+from vangnet import tracing
+
 
 def connect_config() -> dict[str, Any]:
     """Connection settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, a profile file, ..."""
@@ -18,6 +20,7 @@ def connect_config() -> dict[str, Any]:
 
 async def connect(**overrides: Any) -> Client:
     config = connect_config()
+    config.setdefault("interceptors", tracing.client_interceptors())  # issue 13: OTEL_* tracing
     config.update(overrides)
     target = config.pop("target_host")
     return await Client.connect(target, data_converter=pydantic_data_converter, **config)

@@ -36,8 +36,10 @@ def build_worker(client: Client, store: Store, task_queue: str, *,
 
 async def run_worker(settings: Settings | None = None) -> None:
     from vangnet.temporal_client import connect
+    from workers import observability
 
     settings = settings or get_settings()
+    observability.setup_process(settings)  # OTEL_* tracing, SDK metrics (issue 13)
     store = await Store.open(settings)
     activities = CaseActivities(store, store.settings.policy_file)
     try:
@@ -50,8 +52,11 @@ async def run_worker(settings: Settings | None = None) -> None:
         log.info("worker_started", task_queue=settings.task_queue,
                  temporal=client.service_client.config.target_host,
                  namespace=client.namespace, database=store.engine.url.get_backend_name())
-        async with worker:
+        probe = observability.WorkerProbe(client, store, worker)  # /metrics, /livez, /readyz
+        async with observability.serving(settings, probe), worker:
+            probe.running = True
             await stop.wait()
+            probe.running = False
             log.info("worker_stopping", grace_seconds=GRACEFUL_SHUTDOWN.total_seconds())
         log.info("worker_stopped")
     finally:

@@ -22,7 +22,7 @@ from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from vangnet import calendar, rules, texts
+    from vangnet import calendar, metrics, rules, texts
     from vangnet import search_attributes as sa
     from vangnet.domain import (
         ActionRequest,
@@ -141,9 +141,11 @@ class TenantCaseWorkflow:
             if self._deadline_due() or not self._pending:
                 # A timer that fell due before a queued event happened before it: fire it first.
                 step = rules.fire_due_deadlines(self._state, workflow.now())
+                via = "timer"
             else:
                 step = self._apply_next()
-            await self._commit(step)
+                via = "event"
+            await self._commit(step, via)
             if not self._state.opened and not self._pending:
                 raise ApplicationError(
                     "no open case for this tenancy: a case opens with arrears_reported, "
@@ -224,8 +226,10 @@ class TenantCaseWorkflow:
             return rules.Step(state=state, ignored=err.message)
         return rules.apply_event(self._state, event, workflow.now())
 
-    async def _commit(self, step: rules.Step) -> None:
+    async def _commit(self, step: rules.Step, via: str = "event") -> None:
         self._state = step.state
+        # Metrics only, no command (the SDK records nothing while a history is replayed).
+        metrics.record_deadlines_fired(workflow.metric_meter(), step.fired, workflow.now(), via)
         if step.actions:
             # One after the other: each party reads its messages in the order the rules made them.
             results = [await self._run_action(a) for a in step.actions]

@@ -166,6 +166,15 @@ def test_old_arrears_fire_their_overdue_deadlines_in_order_when_the_case_opens()
         "due_at": to_utc(midnight(date(2025, 1, 31))).isoformat()}
 
 
+def test_a_step_reports_the_deadlines_it_fired_for_the_metrics():
+    # Issue 13 (vangnet_deadlines_fired_total): the core says what fired and when it was due.
+    case = CaseDriver.dordrecht()
+    step = open_with_arrears(case, at=ams(2025, 3, 15, 9), since=date(2025, 1, 1))
+    assert [kind for kind, _ in step.fired] == [EARLY_SIGNAL_DUE, MPZO_MONTHS_THRESHOLD]
+    assert step.fired[0][1] == to_utc(midnight(date(2025, 1, 31)))
+    assert case.send("reminder_sent", at=ams(2025, 3, 16), tenant_objects_to_signal=False).fired == []
+
+
 # -- R2 ------------------------------------------------------------------------------------------
 
 

@@ -154,7 +154,52 @@ async def ack(
         return True
 
 
+# Webhook push states (migration 0003_i13); null: the party has no webhook.
+PUSH_PENDING = "pending"
+PUSH_RETRYING = "retrying"
+PUSH_DELIVERED = "delivered"
+PUSH_FAILED = "failed"
+PUSH_SKIPPED = "skipped"  # the party's webhook was removed before the push
+PUSH_STATES = (PUSH_PENDING, PUSH_RETRYING, PUSH_DELIVERED, PUSH_FAILED, PUSH_SKIPPED)
+
+
+async def mark_push_pending(session: AsyncSession, message_ids: Sequence[int]) -> None:
+    """In the delivering transaction: these new messages go to a party's webhook as well."""
+    if message_ids:
+        await session.execute(
+            sa.update(InboxMessage)
+            .where(InboxMessage.id.in_(list(message_ids)), InboxMessage.push_state.is_(None))
+            .values(push_state=PUSH_PENDING)
+        )
+
+
+async def record_push(
+    session_factory: SessionFactory, message_id: int, state: str, *, now: datetime | None = None
+) -> None:
+    """One push attempt's outcome (`retrying`, `delivered`, `failed` or `skipped`). A message once delivered
+    stays delivered, whatever a late retry reports."""
+    if state not in PUSH_STATES:
+        raise ValueError(f"unknown push state {state!r}")
+    now = now or datetime.now(UTC)
+    async with session_factory() as session, session.begin():
+        await session.execute(
+            sa.update(InboxMessage)
+            .where(
+                InboxMessage.id == message_id,
+                sa.or_(InboxMessage.push_state.is_(None), InboxMessage.push_state != PUSH_DELIVERED),
+            )
+            .values(push_state=state, push_attempts=InboxMessage.push_attempts + 1, pushed_at=now)
+        )
+
+
 __all__ = [
+    "PUSH_PENDING",
+    "PUSH_RETRYING",
+    "PUSH_DELIVERED",
+    "PUSH_FAILED",
+    "PUSH_SKIPPED",
+    "mark_push_pending",
+    "record_push",
     "IdempotencyConflict",
     "NewMessage",
     "Delivered",

@@ -9,7 +9,7 @@ case ids hold only the corporation code and its contract reference.
 - `route`: per (corporation, municipality) pair, whether the corporation is connected to RIS.
   A missing row means "connected to RIS".
 - `inbox_message`: one row per delivered action and receiving party; exactly once per
-  (party_code, idempotency_key).
+  (party_code, idempotency_key); with its webhook push state (migration 0003_i13).
 - `case_record`: the reporting projection of each case episode.
 - `api_key`: hashed keys of the intake (RULES §10).
 - `intake_event`: the events the intake accepted, for duplicate detection (migration 0002).
@@ -67,6 +67,7 @@ class InboxMessage(SQLModel, table=True):
         # Serves "this party's messages after id N, oldest first".
         sa.Index("ix_inbox_message_party_code_id", "party_code", "id"),
         sa.Index("ix_inbox_message_case_id", "case_id"),
+        sa.Index("ix_inbox_message_push_state", "push_state", "party_code"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,6 +78,10 @@ class InboxMessage(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime())
     acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # Webhook push (migration 0003_i13): null (no webhook), pending, retrying, delivered, failed.
+    push_state: str | None = Field(default=None, max_length=16)
+    push_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    pushed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
 class CaseRecord(SQLModel, table=True):

@@ -31,6 +31,8 @@ COMMAND_MODULES: list[str] = [
     # operators and auditors (issue #4): audit, export, simulate
     "starter.audit",
     "starter.simulate",
+    # evidence and reports (issue #11): archive, report, schedules
+    "starter.archive",
 ]
 
 

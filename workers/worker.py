@@ -11,9 +11,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import CaseActivities
+from activities.operations import OperationsActivities
 from vangnet.settings import Settings, get_settings
 from vangnet.store import Store
-from workflows import TenantCaseWorkflow
+from workflows import OPERATIONS_WORKFLOWS, TenantCaseWorkflow
 
 log = structlog.get_logger("vangnet.worker")
 
@@ -27,8 +28,8 @@ def build_worker(client: Client, store: Store, task_queue: str, *,
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[TenantCaseWorkflow],
-        activities=activities.all(),
+        workflows=[TenantCaseWorkflow, *OPERATIONS_WORKFLOWS],
+        activities=[*activities.all(), *OperationsActivities(store).all()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         **worker_kwargs,
     )

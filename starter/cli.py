@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "starter.simulate",
     # evidence and reports (issue #11): archive, report, schedules
     "starter.archive",
+    "starter.report",
 ]
 
 

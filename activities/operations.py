@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.archive import ArchiveActivities
+from activities.reports import ReportActivities
+from activities.retention import RetentionActivities
 from vangnet.store import Store
 
 
@@ -14,6 +16,8 @@ class OperationsActivities:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.archive = ArchiveActivities(store)
+        self.reports = ReportActivities(store)
+        self.retention = RetentionActivities(store)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [*self.archive.all()]
+        return [*self.archive.all(), *self.reports.all(), *self.retention.all()]

@@ -66,3 +66,38 @@ async def _catch_up(running: bool, query: str) -> None:
                f"{counts['failed']} failed")
     if counts["failed"]:
         raise typer.Exit(1)
+
+
+@archive_app.command("purge")
+def purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be removed; remove nothing")] = False,
+) -> None:
+    """Remove the cases past their retention (config/policy.toml [retention]): archive,
+    projection, inbox messages and intake records, one deletion_log row each."""
+    asyncio.run(_purge(dry_run))
+
+
+async def _purge(dry_run: bool) -> None:
+    from vangnet.retention import RetentionPolicy, case_hash, purge_expired
+    from vangnet.settings import Settings
+    from vangnet.store import Store
+
+    settings = Settings()
+    try:
+        policy = RetentionPolicy.from_policy_file(settings.policy_file)
+    except ValueError as err:
+        fail(str(err))
+    try:
+        store = await Store.open(settings)
+    except Exception as err:  # noqa: BLE001
+        fail(f"cannot open the case store: {err}")
+    try:
+        purged = await purge_expired(store.sessions, policy, dry_run=dry_run)
+    finally:
+        await store.close()
+    verb = "would remove" if dry_run else "removed"
+    for p in purged:
+        rows = ", ".join(f"{n} {table}" for table, n in p.rows.items())
+        # the case id on the operator's terminal only; the deletion log keeps its hash
+        typer.echo(f"{verb} {p.case_id} (sha256 {case_hash(p.case_id)[:12]}…): {rows}; {p.reason}")
+    typer.echo(f"{len(purged)} cases {verb}" + ("" if dry_run else "; see the deletion_log table"))

@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     # evidence and reports (issue #11): archive, report, schedules
     "starter.archive",
     "starter.report",
+    "starter.schedules",
 ]
 
 

@@ -48,6 +48,8 @@ async def run_worker(settings: Settings | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if settings.schedules_on_start:
+            await _apply_schedules(client, settings)
         log.info("worker_started", task_queue=settings.task_queue,
                  temporal=client.service_client.config.target_host,
                  namespace=client.namespace, database=store.engine.url.get_backend_name())
@@ -58,3 +60,16 @@ async def run_worker(settings: Settings | None = None) -> None:
     finally:
         await activities.aclose()
         await store.close()
+
+
+async def _apply_schedules(client: Client, settings: Settings) -> None:
+    """vangnet's Schedules (archiver, reports, purge: vangnet/schedules.py), created or updated;
+    a failure is logged, never stops the cases' worker."""
+    from vangnet.schedules import apply_schedules
+
+    try:
+        for applied in await apply_schedules(client, settings, settings.task_queue):
+            log.info("schedule_applied", schedule=applied.schedule_id, result=applied.result,
+                     paused=applied.paused)
+    except Exception as err:  # noqa: BLE001
+        log.error("schedules_not_applied", error=f"{type(err).__name__}: {err}")

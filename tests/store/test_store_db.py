@@ -110,7 +110,7 @@ async def test_in_memory_sqlite_store_opens_migrated_and_seeded(settings) -> Non
         await store.ping()
         async with store.engine.connect() as conn:
             n = (await conn.execute(sa.text("SELECT COUNT(*) FROM party"))).scalar()
-        assert n == 32  # 9 municipalities, 9 social teams, 2 social services, 1 MPZO, 11 corporations
+        assert n == 33  # 9 municipalities, 9 social teams, 2 social services, 1 MPZO, 11 corporations, the adviesgroep
     finally:
         await store.close()
 

@@ -66,6 +66,7 @@ class ReportInput(BaseModel):
     schedule fires (vangnet.reports.period.scheduled_period)."""
 
     kind: ReportKind = "monitoring"
+    archive_query: str = ""  # narrows the archive refresh (ArchiverInput.query)
     period_from: date | None = None
     period_until: date | None = None
     label: str | None = None

@@ -78,9 +78,10 @@ def _quarterly_calendar(today: date) -> list[ScheduleCalendarSpec]:
     ]
 
 
-def definitions(settings: Settings, task_queue: str, *, prefix: str = "",
+def definitions(settings: Settings, task_queue: str, *, prefix: str = "", archive_query: str = "",
                 today: date | None = None) -> dict[str, Schedule]:
-    """The schedules as they should be, by id (`prefix` keeps a test's apart)."""
+    """The schedules as they should be, by id. `prefix` and `archive_query` (a visibility filter
+    for the archiver, e.g. `TaskQueue = '...'`) keep a test's schedules to its own cases."""
     today = today or calendar.local_date(datetime.now(UTC))
 
     def action(workflow: str, arg: object, wf_id: str) -> ScheduleActionStartWorkflow:
@@ -97,19 +98,21 @@ def definitions(settings: Settings, task_queue: str, *, prefix: str = "",
                                    catchup_window=timedelta(days=7))
     return {
         f"{prefix}{ARCHIVER}": Schedule(
-            action=action(ARCHIVER_WORKFLOW, ArchiverInput(), ARCHIVER),
+            action=action(ARCHIVER_WORKFLOW, ArchiverInput(query=archive_query), ARCHIVER),
             spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(
                 every=timedelta(minutes=settings.archive_every_minutes))]),
             policy=skip,
             state=ScheduleState(note="Archiveert afgesloten casussen in het casusregister"),
         ),
         f"{prefix}{QUARTERLY}": Schedule(
-            action=action(REPORT_WORKFLOW, ReportInput(kind="monitoring"), QUARTERLY),
+            action=action(REPORT_WORKFLOW, ReportInput(kind="monitoring", archive_query=archive_query),
+                          QUARTERLY),
             spec=quarterly, policy=report_policy,
             state=ScheduleState(note="Monitoringsrapportage voor de Adviesgroep"),
         ),
         f"{prefix}{ANNUAL}": Schedule(
-            action=action(REPORT_WORKFLOW, ReportInput(kind="naleving"), ANNUAL),
+            action=action(REPORT_WORKFLOW, ReportInput(kind="naleving", archive_query=archive_query),
+                          ANNUAL),
             spec=ScheduleSpec(cron_expressions=[settings.annual_report_cron.strip()],
                               time_zone_name=TIME_ZONE),
             policy=report_policy,
@@ -126,10 +129,12 @@ def definitions(settings: Settings, task_queue: str, *, prefix: str = "",
 
 
 async def apply_schedules(client: Client, settings: Settings, task_queue: str, *,
-                          prefix: str = "", today: date | None = None) -> list[Applied]:
+                          prefix: str = "", archive_query: str = "",
+                          today: date | None = None) -> list[Applied]:
     """Create each schedule, or update it to its definition, keeping its paused state and note."""
     out = []
-    for schedule_id, schedule in definitions(settings, task_queue, prefix=prefix, today=today).items():
+    for schedule_id, schedule in definitions(settings, task_queue, prefix=prefix,
+                                             archive_query=archive_query, today=today).items():
         try:
             await client.create_schedule(schedule_id, schedule)
             out.append(Applied(schedule_id, "created", False))

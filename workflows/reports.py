@@ -53,7 +53,7 @@ class AdviesgroepReportWorkflow:
             when = info.typed_search_attributes.get(SCHEDULED_START) or workflow.now()
             period = scheduled_period(input.kind, when)
         await workflow.execute_child_workflow(
-            CaseArchiverWorkflow.run, ArchiverInput(include_running=True),
+            CaseArchiverWorkflow.run, ArchiverInput(include_running=True, query=input.archive_query),
             id=f"{info.workflow_id}-archief", static_summary="Archief bijwerken voor het rapport",
         )
         files = await workflow.execute_activity(

@@ -96,8 +96,9 @@ async def _purge(dry_run: bool) -> None:
     finally:
         await store.close()
     verb = "would remove" if dry_run else "removed"
+    done = "would be removed" if dry_run else "removed"
     for p in purged:
         rows = ", ".join(f"{n} {table}" for table, n in p.rows.items())
         # the case id on the operator's terminal only; the deletion log keeps its hash
         typer.echo(f"{verb} {p.case_id} (sha256 {case_hash(p.case_id)[:12]}…): {rows}; {p.reason}")
-    typer.echo(f"{len(purged)} cases {verb}" + ("" if dry_run else "; see the deletion_log table"))
+    typer.echo(f"{len(purged)} cases {done}" + ("" if dry_run else "; see the deletion_log table"))

@@ -47,7 +47,7 @@ class Period:
     @property
     def slug(self) -> str:
         """For file and folder names."""
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.label)
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.label.replace(" t/m ", "_"))
 
     def describe(self) -> str:
         return f"{self.start.strftime('%d-%m-%Y')} t/m {self.until.strftime('%d-%m-%Y')}"
@@ -87,7 +87,7 @@ def parse_period(text: str) -> Period:
 
 
 def between(start: date, until: date) -> Period:
-    return Period(start, until, f"{start.isoformat()}_{until.isoformat()}")
+    return Period(start, until, f"{start.isoformat()} t/m {until.isoformat()}")
 
 
 def first_working_day(day: date) -> date:

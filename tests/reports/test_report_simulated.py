@@ -99,6 +99,10 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
         assert out.exit_code == 0, out.output
         out = await run("report", "--period", period.label, "--no-refresh", "-o", str(public))
         assert out.exit_code == 0, out.output
+        annual = tmp_path / "naleving"
+        out = await run("report", "--kind", "naleving", "--period", period.label, "--internal",
+                        "--no-refresh", "-o", str(annual))
+        assert out.exit_code == 0, out.output
     finally:
         get_settings.cache_clear()
 
@@ -107,6 +111,7 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
     start, end = period.start_at, period.end_at
     funnel = Counter()
     verdicts: dict[tuple[str, str], Counter] = {}
+    missed: list[tuple[str, str, str]] = []
     for scenario in plan.scenarios:
         handle = client.get_workflow_handle(scenario.case_id)
         state = await handle.query("state")
@@ -127,6 +132,8 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
             if period.start <= f.due_day <= period.until:
                 key = (obligation_label(f.obligation, f.title), party_label(f.responsible))
                 verdicts.setdefault(key, Counter())[f.verdict] += 1
+                if f.verdict == "missed":
+                    missed.append((*key, scenario.case_id))
     assert funnel["signaal"] > 0, "the period should see signals"
     assert verdicts, "the period should see obligations fall due"
 
@@ -163,3 +170,14 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
     assert page.count("<svg") >= 3 and "<script" not in page and "http" not in page.split("<svg")[0]
     md = (internal / xlsx.name.replace(".xlsx", ".md")).read_text(encoding="utf-8")
     assert "## De keten: van signaal tot opgelost" in md
+
+    # the annual account over the same period: per party, and the cases behind each missed one
+    [xlsx] = annual.glob("*.xlsx")
+    wb = load_workbook(xlsx)
+    assert {"naleving_partij", "naleving_verplichting", "naleving", "gemist"} <= set(wb.sheetnames)
+    assert sorted(tuple(r) for r in _sheet(wb, "gemist")) == sorted(missed)
+    per_party: Counter = Counter()
+    for (_, party), counts in verdicts.items():
+        per_party[party] += sum(counts.values())
+    header = [c.value for c in wb["naleving_partij"][3]]
+    assert {r[0]: r[header.index("totaal")] for r in _sheet(wb, "naleving_partij")} == per_party

@@ -5,12 +5,15 @@ under the reports directory, a message in the Adviesgroep's inbox, a purge that 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from tests.histories import HISTORIES
+from vangnet.audit import history_json
 from vangnet.operations import ArchiverResult, PurgeResult, ReportFiles
 from vangnet.scenarios import InDays, Region, Scenario, run_scenario, send, wait_settled
 from vangnet.schedules import ANNUAL, ARCHIVER, PURGE, QUARTERLY, apply_schedules
@@ -20,6 +23,10 @@ from vangnet.store.inbox import list_messages
 from workers import build_worker
 
 WAIT = 60.0
+# VANGNET_REGENERATE_HISTORIES=1 also rewrites the replay fixtures of these workflows
+# (tests/replay/test_operations_replay.py replays them).
+OPERATIONS_HISTORIES = HISTORIES / "operations"
+REGENERATE = os.environ.get("VANGNET_REGENERATE_HISTORIES") == "1"
 
 
 async def _eventually(check, timeout: float = WAIT):  # noqa: ANN001, ANN202
@@ -44,7 +51,13 @@ async def _trigger_once(client: Client, schedule_id: str, result_type: type):  #
     action = await _eventually(started)
     run = client.get_workflow_handle(action.workflow_id, run_id=action.first_execution_run_id,
                                      result_type=result_type)
-    return await run.result()
+    result = await run.result()
+    if REGENERATE:
+        name = schedule_id.split("-", 1)[1]  # without the test's prefix
+        OPERATIONS_HISTORIES.mkdir(exist_ok=True)
+        (OPERATIONS_HISTORIES / f"{name}.json").write_text(
+            history_json(await run.fetch_history()), encoding="utf-8")
+    return result
 
 
 async def test_each_schedule_runs_when_triggered(temporal_env, task_queue, tmp_path):

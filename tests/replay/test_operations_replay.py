@@ -4,6 +4,8 @@ replay with the current code: a change that would break a run in flight fails he
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -12,7 +14,8 @@ from temporalio.worker import Replayer
 from tests.histories import HISTORIES
 from workflows import OPERATIONS_WORKFLOWS
 
-FILES = sorted((HISTORIES / "operations").glob("*.json"))
+FILES = sorted(f for f in (HISTORIES / "operations").glob("*.json") if f.stem != "workflow_ids")
+WORKFLOW_IDS = json.loads((HISTORIES / "operations" / "workflow_ids.json").read_text())
 
 
 def test_every_periodic_workflow_has_a_history():
@@ -22,6 +25,6 @@ def test_every_periodic_workflow_has_a_history():
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 async def test_history_replays(path):
-    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    history = WorkflowHistory.from_json(WORKFLOW_IDS[path.stem], path.read_text(encoding="utf-8"))
     replayer = Replayer(workflows=OPERATIONS_WORKFLOWS, data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)

@@ -5,6 +5,7 @@ under the reports directory, a message in the Adviesgroep's inbox, a purge that 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from pathlib import Path
@@ -57,6 +58,11 @@ async def _trigger_once(client: Client, schedule_id: str, result_type: type):  #
         OPERATIONS_HISTORIES.mkdir(exist_ok=True)
         (OPERATIONS_HISTORIES / f"{name}.json").write_text(
             history_json(await run.fetch_history()), encoding="utf-8")
+        # the workflow id is not in a history file, and a child's id is made from it
+        index = OPERATIONS_HISTORIES / "workflow_ids.json"
+        ids = json.loads(index.read_text()) if index.exists() else {}
+        ids[name] = action.workflow_id
+        index.write_text(json.dumps(ids, indent=1, sort_keys=True) + "\n")
     return result
 
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+import structlog
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from vangnet.audit.history import HistoryError, Run, event_time, history_json, make_run, order_runs, parse_history
@@ -40,6 +41,8 @@ from vangnet.store.models import CaseArchive
 if TYPE_CHECKING:
     from vangnet.audit.replay import CaseReplayer
     from vangnet.store import Store
+
+log = structlog.get_logger("vangnet.archive")
 
 SOURCE_TEMPORAL = "temporal"
 SOURCE_ARCHIVE = "archive"
@@ -258,9 +261,16 @@ class Archiver:
         handle = self.client.get_workflow_handle(ref.case_id, run_id=ref.run_id)
         history = await handle.fetch_history()
         run = make_run(history)
-        async with self._lock:
-            episode = await self.replayer().replay([run])
-        values = row_values(run, ref.status, episode.state, episode.deterministic)
+        state: dict[str, Any] | None = None
+        deterministic = False
+        try:
+            async with self._lock:
+                episode = await self.replayer().replay([run])
+            state, deterministic = episode.state, episode.deterministic
+        except Exception as err:  # noqa: BLE001 - the history is the evidence: keep it regardless
+            log.warning("archive_replay_failed", case_id=ref.case_id, run_id=ref.run_id,
+                        error=type(err).__name__)
+        values = row_values(run, ref.status, state, deterministic)
         written = await save_row(self.sessions, values)
         if not written:
             return "kept"

@@ -80,8 +80,11 @@ async def _archive_store():
 
     try:
         store = await Store.open(Settings())
-    except Exception as err:  # noqa: BLE001
-        fail(f"cannot open the case store: {err}")
+    except Exception as err:  # noqa: BLE001 - Temporal alone still answers
+        typer.echo(f"note: the case store cannot be opened ({err}); reading Temporal only, "
+                   "without the archive", err=True)
+        yield None
+        return
     try:
         yield store
     finally:
@@ -93,8 +96,11 @@ async def _episode(client, store, case_id: str, run: str | None):  # noqa: ANN00
     from vangnet.archive import fetch_episode_with_archive
     from vangnet.audit import HistoryError
 
+    if client is None and store is None:
+        fail("neither Temporal nor the case store can be reached")
     try:
-        return (await fetch_episode_with_archive(client, store.sessions, case_id, run)).runs
+        sessions = store.sessions if store is not None else None
+        return (await fetch_episode_with_archive(client, sessions, case_id, run)).runs
     except HistoryError as err:
         fail(str(err))
     except Exception as err:  # noqa: BLE001
@@ -241,10 +247,11 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
         from vangnet import calendar
 
         since_at = calendar.start_of_day(since)
-    archived = [(c, r) for c, r in await archived_episode_heads(
-        store.sessions, municipality=municipality, closed_since=since_at) if r not in live_runs]
+    sessions = store.sessions if store is not None else None
+    archived = [] if sessions is None else [
+        (c, r) for c, r in await archived_episode_heads(
+            sessions, municipality=municipality, closed_since=since_at) if r not in live_runs]
     archived_only = set(archived)
-    sessions = store.sessions
     started = time.perf_counter()
     failed: dict[str, str] = {}
     audits = []

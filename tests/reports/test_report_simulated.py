@@ -99,6 +99,13 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
         assert out.exit_code == 0, out.output
         out = await run("report", "--period", period.label, "--no-refresh", "-o", str(public))
         assert out.exit_code == 0, out.output
+        local = tmp_path / "dordrecht"
+        out = await run("report", "--period", period.label, "--municipality", "dordrecht",
+                        "--internal", "--no-refresh", "-o", str(local))
+        assert out.exit_code == 0, out.output
+        out = await run("report", "--period", period.label, "--municipality", "woonbron",
+                        "--no-refresh", "-o", str(tmp_path / "x"))
+        assert out.exit_code == 1 and "is not a municipality" in out.stderr, out.output
         annual = tmp_path / "naleving"
         out = await run("report", "--kind", "naleving", "--period", period.label, "--internal",
                         "--no-refresh", "-o", str(annual))
@@ -110,6 +117,7 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
     plan = plan_region(Region.from_registry(), tenancies=TENANCIES, months=MONTHS, seed=SEED, tag=tag)
     start, end = period.start_at, period.end_at
     funnel = Counter()
+    funnel_dordrecht = Counter()
     verdicts: dict[tuple[str, str], Counter] = {}
     missed: list[tuple[str, str, str]] = []
     for scenario in plan.scenarios:
@@ -120,6 +128,8 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
         steps = _funnel(timeline, start, end)
         if steps:
             funnel.update(steps)
+            if scenario.municipality == "dordrecht":
+                funnel_dordrecht.update(steps)
         if not state["opened_at"] or parse_time(state["opened_at"]) >= end:
             continue
         closed_at = parse_time(state["closed_at"]) if state["closed_at"] else None
@@ -146,6 +156,12 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
               "Hulp geaccepteerd", "Betalingsregeling", "Achterstand opgelost (nazorg)"]
     assert [keten[label] for label in labels] == \
         [funnel[s] for s in ("signaal", "contact", "hulp", "regeling", "opgelost")]
+
+    [local_xlsx] = local.glob("*.xlsx")
+    local_keten = {row[0]: row[1] for row in _sheet(load_workbook(local_xlsx), "keten")}
+    assert [local_keten[label] for label in labels] == \
+        [funnel_dordrecht[s] for s in ("signaal", "contact", "hulp", "regeling", "opgelost")]
+    assert "gemeente dordrecht" in (local / local_xlsx.name.replace(".xlsx", ".md")).read_text()
 
     header = [c.value for c in wb["naleving"][3]]
     verdict_cols = {compliance_label: i for i, compliance_label in enumerate(header)}

@@ -32,7 +32,11 @@ ENV VANGNET_POLICY_FILE=/app/config/policy.toml \
     VANGNET_TASK_QUEUE=vangnet-cases \
     VANGNET_LOG_FORMAT=json
 
-RUN useradd --system --uid 10001 --no-create-home --home-dir /app vangnet
+RUN useradd --system --uid 10001 --no-create-home --home-dir /app vangnet \
+    && mkdir /reports && chown vangnet /reports
+# The Adviesgroep's reports (VANGNET_REPORTS_DIR; a volume in docker-compose.yml); matplotlib's
+# font cache in a place the user may write.
+ENV MPLCONFIGDIR=/tmp/matplotlib
 USER vangnet
 
 # The intake (python -m starter serve) and the worker's /metrics, /livez, /readyz

@@ -13,6 +13,7 @@ Environment (all optional):
     VANGNET_UI_PORT              port of the Temporal Web UI (8233)
     VANGNET_TEMPORAL_START_TIMEOUT  seconds to wait for the dev server to accept connections (60)
     VANGNET_API_HOST / VANGNET_API_PORT  where the intake listens (127.0.0.1:8000)
+    VANGNET_TEMPORAL_RETENTION   how long the dev server keeps closed workflows (7d; the archive keeps them after)
     DATABASE_URL                 case store (default: SQLite file data/vangnet.db)
 """
 
@@ -407,6 +408,23 @@ class StartTimeout(Exception):
     pass
 
 
+# The dev server's own default is 24 h. Set explicitly: the archiver (every 15 minutes) copies a
+# closed case into the case store long before, and a week keeps closed cases in the Web UI.
+DEFAULT_RETENTION = "7d"
+
+
+def set_retention(temporal: Path, port: int, retention: str, namespace: str) -> None:
+    """`temporal operator namespace update --retention`; raises StartTimeout with the reason."""
+    out = subprocess.run(
+        [str(temporal), "operator", "namespace", "update", "--namespace", namespace,
+         "--retention", retention, "--address", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    if out.returncode != 0:
+        raise StartTimeout(f"could not set the retention of namespace {namespace} to {retention!r} "
+                           f"(VANGNET_TEMPORAL_RETENTION): {(out.stderr or out.stdout).strip()}")
+
+
 # The packages whose modules the worker imports; the workflow sandbox re-imports workflows/ for
 # every case it loads, and without bytecode it compiles the source each time (13 % of the
 # worker's CPU during ingest where PYTHONDONTWRITEBYTECODE is set: docs/benchmarks.md).
@@ -464,6 +482,11 @@ def run() -> int:
         timeout = float(os.environ.get("VANGNET_TEMPORAL_START_TIMEOUT", "60"))
         sup.wait_for_port("127.0.0.1", port, timeout, server)
         sup.wait_for_port("127.0.0.1", ui_port, timeout, server)
+        retention = os.environ.get("VANGNET_TEMPORAL_RETENTION", "").strip() or DEFAULT_RETENTION
+        if sup.stop_signal is None:
+            set_retention(temporal, port, retention, env["TEMPORAL_NAMESPACE"])
+            say(f"namespace {env['TEMPORAL_NAMESPACE']}: closed workflows kept {retention} "
+                "(VANGNET_TEMPORAL_RETENTION), then only in the case store's archive")
         if sup.stop_signal is None:
             sup.start("worker", [str(python), "-m", "workers"], app_env)
             if with_intake:

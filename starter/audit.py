@@ -10,6 +10,9 @@ The replay runs without Temporal's workflow sandbox unless --sandboxed is given 
 vangnet.audit.replay); --all replays in --jobs worker processes (default: one per CPU, at most
 one per MIN_CASES_PER_PROCESS cases) while this process fetches the histories and builds the report.
 
+Where Temporal no longer has a run (its namespace retention deleted it), the run is read from the
+case store's archive (vangnet/archive.py); the output says which source each case came from.
+
 Exit status: 0 when every audited history replays deterministically, 3 when one does not or
 (with --all) could not be fetched (the report is printed either way), 1 on an error (unknown
 case, unreachable server, bad file).
@@ -55,6 +58,56 @@ async def _connect():
         return await connect()
     except Exception as err:  # noqa: BLE001 - one line for the operator
         fail(f"cannot connect to Temporal at {target}: {err}")
+
+
+async def _connect_or_none():
+    """A client, or None (with a note) when Temporal cannot be reached: the archive still answers."""
+    from vangnet.temporal_client import connect, connect_config
+
+    try:
+        return await connect()
+    except Exception as err:  # noqa: BLE001 - one line for the operator
+        typer.echo(f"note: Temporal at {connect_config().get('target_host')} cannot be reached "
+                   f"({err}); reading the case store's archive only", err=True)
+        return None
+
+
+@contextlib.asynccontextmanager
+async def _archive_store():
+    """The case store (`DATABASE_URL`), whose archive holds the runs Temporal has deleted."""
+    from vangnet.settings import Settings
+    from vangnet.store import Store
+
+    try:
+        store = await Store.open(Settings())
+    except Exception as err:  # noqa: BLE001 - Temporal alone still answers
+        typer.echo(f"note: the case store cannot be opened ({err}); reading Temporal only, "
+                   "without the archive", err=True)
+        yield None
+        return
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _episode(client, store, case_id: str, run: str | None):  # noqa: ANN001, ANN202
+    """The runs of an episode from Temporal, else from the archive; a one-line error if neither."""
+    from vangnet.archive import fetch_episode_with_archive
+    from vangnet.audit import HistoryError
+
+    if client is None and store is None:
+        fail("neither Temporal nor the case store can be reached")
+    try:
+        sessions = store.sessions if store is not None else None
+        return (await fetch_episode_with_archive(client, sessions, case_id, run)).runs
+    except HistoryError as err:
+        fail(str(err))
+    except Exception as err:  # noqa: BLE001
+        if _not_found(err):
+            fail(f"no case {case_id}" + (f" with run {run}" if run else "")
+                 + " on this server or in the archive")
+        raise
 
 
 def _not_found(err: Exception) -> bool:
@@ -105,17 +158,11 @@ def audit(
 
 
 async def _audit_case(case_id: str, run: str | None, fmt: str, sandboxed: bool) -> int:
-    from vangnet.audit import CaseReplayer, HistoryError, fetch_episode
+    from vangnet.audit import CaseReplayer
 
-    client = await _connect()
-    try:
-        runs = await fetch_episode(client, case_id, run)
-    except HistoryError as err:
-        fail(str(err))
-    except Exception as err:  # noqa: BLE001
-        if _not_found(err):
-            fail(f"no case {case_id}" + (f" with run {run}" if run else "") + " on this server")
-        raise
+    client = await _connect_or_none()
+    async with _archive_store() as store:
+        runs = await _episode(client, store, case_id, run)
     return _print_case(await CaseReplayer(quiet=True, sandboxed=sandboxed).replay(runs), fmt)
 
 
@@ -167,46 +214,77 @@ def replay_processes(cases: int, jobs: int | None) -> int:
 
 async def _audit_all(since: date | None, municipality: str | None, fmt: str,
                      sandboxed: bool, jobs: int | None) -> int:
+    async with _archive_store() as store:
+        return await _audit_region(store, since, municipality, fmt, sandboxed, jobs)
+
+
+async def _audit_region(store, since: date | None, municipality: str | None, fmt: str,  # noqa: ANN001
+                        sandboxed: bool, jobs: int | None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from vangnet.archive import archived_episode_heads, fetch_episode_with_archive, load_episode
     from vangnet.audit import (
         CaseReplayer,
         ParallelReplayer,
         RegionSummary,
         audit_episode,
-        fetch_episode,
         list_episodes,
         render_region,
     )
     from vangnet.audit.history import Run
 
     client = await _connect()
+    query = _region_query(since, municipality)
     try:
-        episodes = [e async for e in list_episodes(client, _region_query(since, municipality))]
+        episodes = [e async for e in list_episodes(client, query)]
     except Exception as err:  # noqa: BLE001
         fail(f"cannot list the cases: {err}")
+    # Episodes Temporal no longer has (retention): from the case store's archive.
+    live_runs = {run_id for _, run_id in episodes}
+    since_at = None
+    if since is not None:
+        from vangnet import calendar
+
+        since_at = calendar.start_of_day(since)
+    sessions = store.sessions if store is not None else None
+    archived = [] if sessions is None else [
+        (c, r) for c, r in await archived_episode_heads(
+            sessions, municipality=municipality, closed_since=since_at) if r not in live_runs]
+    archived_only = set(archived)
     started = time.perf_counter()
     failed: dict[str, str] = {}
     audits = []
     queue: asyncio.Queue[list[Run] | None] = asyncio.Queue(maxsize=FETCH_CONCURRENCY * 2)
     gate = asyncio.Semaphore(FETCH_CONCURRENCY)
 
+    queued: set[str] = set()  # first run ids
+
     async def fetch_one(case_id: str, run_id: str) -> None:
         async with gate:
             try:
-                await queue.put(await fetch_episode(client, case_id, run_id))
+                if (case_id, run_id) in archived_only:
+                    runs = await load_episode(sessions, case_id, run_id)
+                else:
+                    runs = (await fetch_episode_with_archive(client, sessions, case_id, run_id)).runs
+                # Visibility forgets a deleted run a while after the run is gone: an episode it
+                # still lists may be one the archive gives as well.
+                if runs[0].run_id in queued:
+                    return
+                queued.add(runs[0].run_id)
+                await queue.put(runs)
             except Exception as err:  # noqa: BLE001 - reported in the summary
                 failed[case_id] = f"could not fetch its history: {err}"
 
     async def fetch_all() -> None:
-        await asyncio.gather(*(fetch_one(c, r) for c, r in episodes))
+        await asyncio.gather(*(fetch_one(c, r) for c, r in [*episodes, *archived]))
         await queue.put(None)
 
     async def fetched() -> AsyncIterator[list[Run]]:
         while (item := await queue.get()) is not None:
             yield item
 
+    episodes = [*episodes, *archived]
     processes = replay_processes(len(episodes), jobs)
     console = Console(stderr=True)
     with contextlib.ExitStack() as stack:
@@ -250,15 +328,11 @@ def export(
 
 
 async def _export(case_id: str, run: str | None, output: str | Path | None) -> None:
-    from vangnet.audit import fetch_episode, history_json
+    from vangnet.audit import history_json
 
-    client = await _connect()
-    try:
-        runs = await fetch_episode(client, case_id, run)
-    except Exception as err:  # noqa: BLE001
-        if _not_found(err):
-            fail(f"no case {case_id}" + (f" with run {run}" if run else "") + " on this server")
-        raise
+    client = await _connect_or_none()
+    async with _archive_store() as store:
+        runs = await _episode(client, store, case_id, run)
     if output is not None and str(output) == "-":
         if len(runs) > 1:
             fail(f"{case_id} has {len(runs)} runs (continue-as-new): write them to files with -o")
@@ -267,7 +341,8 @@ async def _export(case_id: str, run: str | None, output: str | Path | None) -> N
     for path, r in zip(export_paths(case_id, output, len(runs)), runs):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(history_json(r.history), encoding="utf-8")
-        typer.echo(f"wrote {path} (run {r.run_id}, {len(r.history.events)} events)")
+        where = "the case store's archive" if r.source == "archive" else "Temporal"
+        typer.echo(f"wrote {path} (run {r.run_id}, {len(r.history.events)} events, from {where})")
 
 
 def export_paths(case_id: str, output: str | Path | None, count: int) -> list[Path]:

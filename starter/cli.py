@@ -7,6 +7,7 @@ Errors: a command exits non-zero with a one-line reason on stderr (`fail()`), ne
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import NoReturn
 
@@ -31,6 +32,10 @@ COMMAND_MODULES: list[str] = [
     # operators and auditors (issue #4): audit, export, simulate
     "starter.audit",
     "starter.simulate",
+    # evidence and reports (issue #11): archive, report, schedules
+    "starter.archive",
+    "starter.report",
+    "starter.schedules",
 ]
 
 
@@ -46,7 +51,17 @@ def load_commands() -> None:
 
 def main() -> None:
     load_commands()
-    app(prog_name="python -m starter")
+    try:
+        app(prog_name="python -m starter")
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    # Leave without the interpreter's teardown: the Temporal client's Rust threads can outlive the
+    # event loop and abort the process while it finalizes ("PyGILState_Release ... must be current
+    # when releasing", temporalio/sdk-python#300), turning a finished command into exit 134.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

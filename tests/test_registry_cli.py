@@ -16,7 +16,7 @@ def starter(tmp_path, *args):
 def test_load_changes_routing_and_bad_file_is_refused_whole(tmp_path):
     seeded = starter(tmp_path, "load")
     assert seeded.returncode == 0, seeded.stderr
-    assert "loaded 32 parties and 1 routes" in seeded.stdout
+    assert "loaded 33 parties and 1 routes" in seeded.stdout
 
     changed = tmp_path / "registry.toml"
     changed.write_text(

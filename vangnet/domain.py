@@ -50,6 +50,7 @@ class PartyKind(StrEnum):
     social_team = "social_team"
     mpzo = "mpzo"
     operator = "operator"
+    adviesgroep = "adviesgroep"  # the steering group (chaired by the GGD): receives the reports, sends nothing
 
 
 PROFESSIONAL = frozenset(

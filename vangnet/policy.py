@@ -36,6 +36,7 @@ class PolicyFile(BaseModel):
     municipality: dict[str, dict[str, Any]] = Field(default_factory=dict)
     corporation: dict[str, dict[str, Any]] = Field(default_factory=dict)
     pair: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    retention: dict[str, Any] = Field(default_factory=dict)  # of the archive: vangnet/retention.py
 
     @classmethod
     def load(cls, path: Path) -> "PolicyFile":

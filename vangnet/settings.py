@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+    # Reports for the Adviesgroep and their Schedules (issue 11; vangnet/reports, vangnet/schedules.py)
+    reports_dir: Path = Field(default=ROOT / "data" / "reports", validation_alias="VANGNET_REPORTS_DIR")
+    schedules_on_start: bool = Field(default=True, validation_alias="VANGNET_SCHEDULES")
+    archive_every_minutes: int = Field(default=15, ge=1, le=1440,
+                                       validation_alias="VANGNET_ARCHIVE_EVERY_MINUTES")
+    # cron (minute hour day month weekday, Dutch time); empty: one week before each quarter's
+    # first working day, 07:00
+    quarterly_report_cron: str = Field(default="", validation_alias="VANGNET_QUARTERLY_REPORT_CRON")
+    annual_report_cron: str = Field(default="0 7 15 1 *", validation_alias="VANGNET_ANNUAL_REPORT_CRON")
+    purge_cron: str = Field(default="30 3 * * *", validation_alias="VANGNET_PURGE_CRON")
 
 
 @lru_cache

@@ -11,9 +11,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import CaseActivities
+from activities.operations import OperationsActivities
 from vangnet.settings import Settings, get_settings
 from vangnet.store import Store
-from workflows import TenantCaseWorkflow
+from workflows import OPERATIONS_WORKFLOWS, TenantCaseWorkflow
 
 log = structlog.get_logger("vangnet.worker")
 
@@ -27,8 +28,8 @@ def build_worker(client: Client, store: Store, task_queue: str, *,
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[TenantCaseWorkflow],
-        activities=activities.all(),
+        workflows=[TenantCaseWorkflow, *OPERATIONS_WORKFLOWS],
+        activities=[*activities.all(), *OperationsActivities(store).all()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         **worker_kwargs,
     )
@@ -49,6 +50,8 @@ async def run_worker(settings: Settings | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if settings.schedules_on_start:
+            await _apply_schedules(client, settings)
         log.info("worker_started", task_queue=settings.task_queue,
                  temporal=client.service_client.config.target_host,
                  namespace=client.namespace, database=store.engine.url.get_backend_name())
@@ -62,3 +65,16 @@ async def run_worker(settings: Settings | None = None) -> None:
     finally:
         await activities.aclose()
         await store.close()
+
+
+async def _apply_schedules(client: Client, settings: Settings) -> None:
+    """vangnet's Schedules (archiver, reports, purge: vangnet/schedules.py), created or updated;
+    a failure is logged, never stops the cases' worker."""
+    from vangnet.schedules import apply_schedules
+
+    try:
+        for applied in await apply_schedules(client, settings, settings.task_queue):
+            log.info("schedule_applied", schedule=applied.schedule_id, result=applied.result,
+                     paused=applied.paused)
+    except Exception as err:  # noqa: BLE001
+        log.error("schedules_not_applied", error=f"{type(err).__name__}: {err}")

@@ -22,7 +22,10 @@ until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 
 done
 
 if temporal operator namespace describe --namespace "$NS" --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; then
-  echo "namespace $NS exists"
+  # Set explicitly on every start, so a changed NAMESPACE_RETENTION takes effect (the archiver
+  # copies every closed case into the case store long before Temporal deletes it).
+  temporal operator namespace update --namespace "$NS" --retention "$RETENTION" --address "$TEMPORAL_ADDRESS"
+  echo "namespace $NS exists (retention $RETENTION)"
 else
   temporal operator namespace create --namespace "$NS" --retention "$RETENTION" --address "$TEMPORAL_ADDRESS"
   echo "namespace $NS created (retention $RETENTION)"

@@ -60,7 +60,7 @@ async def test_migrate_applies_on_empty_db_from_any_cwd_and_is_idempotent(
     try:
         assert await current_revision(engine) is None
         await migrate(empty_db)
-        assert await current_revision(engine) == HEAD == "0003_i13"
+        assert await current_revision(engine) == HEAD == "0004_i11"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         assert set(TABLES) <= names
@@ -110,7 +110,7 @@ async def test_in_memory_sqlite_store_opens_migrated_and_seeded(settings) -> Non
         await store.ping()
         async with store.engine.connect() as conn:
             n = (await conn.execute(sa.text("SELECT COUNT(*) FROM party"))).scalar()
-        assert n == 32  # 9 municipalities, 9 social teams, 2 social services, 1 MPZO, 11 corporations
+        assert n == 33  # 9 municipalities, 9 social teams, 2 social services, 1 MPZO, 11 corporations, the adviesgroep
     finally:
         await store.close()
 

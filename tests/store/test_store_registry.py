@@ -41,6 +41,7 @@ async def test_seed_has_every_party_of_rules_section_1(store: Store) -> None:
         "social_service": 2,
         "mpzo": 1,
         "corporation": 11,
+        "adviesgroep": 1,  # the steering group that receives the reports (issue 11)
     }
 
 
@@ -162,9 +163,9 @@ async def test_reload_upserts_without_duplicates(store: Store, tmp_path: Path, c
     path = tmp_path / "registry.toml"
     path.write_text(edited, encoding="utf-8")
     summary = await load_registry(store.sessions, path)
-    assert (summary.parties, summary.routes) == (32, 2)
+    assert (summary.parties, summary.routes) == (33, 2)  # 32 of RULES §1 + the adviesgroep
     await load_registry(store.sessions, path)
-    assert await count("party") == 32
+    assert await count("party") == 33
     assert await count("route") == 2
     async with store.sessions() as s:
         assert (await s.get(Party, "poort6")).name == "Poort6 Wonen"
@@ -193,7 +194,7 @@ async def test_bad_file_writes_nothing(store: Store, tmp_path: Path, count) -> N
         await load_registry(store.sessions, path)
     async with store.sessions() as s:
         assert (await s.get(Party, "poort6")).name == "Poort6"
-    assert await count("party") == 32
+    assert await count("party") == 33
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -38,6 +38,14 @@ class CaseAudit:
         return str(self.case.get("municipality") or "?")
 
     @property
+    def source(self) -> str:
+        """Where the history came from: "temporal", "archive" (the case store's copy, Temporal
+        no longer has it), "temporal+archive" (older runs from the archive) or "files"."""
+        kinds = {"server": "temporal", "archive": "archive"}
+        found = {kinds.get(r["source"], "files") for r in self.runs}
+        return "+".join(k for k in ("temporal", "archive", "files") if k in found)
+
+    @property
     def tally(self) -> dict[str, int]:
         return compliance.tally(self.findings)
 
@@ -48,6 +56,7 @@ class CaseAudit:
             "replay": {
                 "deterministic": self.deterministic,
                 "failures": self.failures,
+                "source": self.source,
                 "runs": self.runs,
             },
             "case": self.case,
@@ -126,6 +135,18 @@ def _replay_line(a: CaseAudit) -> str:
     )
 
 
+SOURCE_TEXT = {
+    "temporal": "Temporal",
+    "archive": "the case store's archive (Temporal no longer has this case)",
+    "temporal+archive": "Temporal, its older runs from the case store's archive",
+    "files": "history files",
+}
+
+
+def _source_line(a: CaseAudit) -> str:
+    return SOURCE_TEXT.get(a.source, a.source)
+
+
 def _tally_line(tally: dict[str, int]) -> str:
     return ", ".join(f"{tally[v]} {v}" for v in VERDICTS)
 
@@ -154,6 +175,7 @@ def _case_text(a: CaseAudit) -> str:
         f"as of {_local(a.as_of)} (the case's own clock)",
         f"  policy: {_policy_line(c['policy'])}",
         f"  replay: {_replay_line(a)}",
+        f"  history from: {_source_line(a)}",
         "",
         "Timeline (Europe/Amsterdam)",
     ]
@@ -186,6 +208,7 @@ def _case_markdown(a: CaseAudit) -> str:
         f"as of {_local(a.as_of)} (the case's own clock)",
         f"- Policy: {_policy_line(c['policy'])}",
         f"- Replay: {'✅ ' if a.deterministic else '❌ '}{_replay_line(a)}",
+        f"- History from: {_source_line(a)}",
         "",
         "## Timeline",
         "",
@@ -293,6 +316,7 @@ class RegionSummary:
                        "seconds": round(self.seconds, 3),
                        "cases_per_second": round(self.rate, 1),
                        "not_deterministic": [a.case_id for a in self.audits if not a.deterministic],
+                       "sources": dict(sorted(Counter(a.source for a in self.audits).items())),
                        "not_audited": self.failed},
             "by_municipality": self.by_municipality(),
             "by_obligation": self.by_obligation(),
@@ -326,7 +350,10 @@ def render_region(summary: RegionSummary, fmt: str) -> str:
     runs = sum(len(a.runs) for a in summary.audits)
     head = (f"{len(summary.audits)} cases ({runs} runs) replayed in {summary.seconds:.1f} s: "
             f"{summary.rate:.1f} cases/s; "
-            f"{sum(1 for a in summary.audits if not a.deterministic)} not deterministic")
+            f"{sum(1 for a in summary.audits if not a.deterministic)} not deterministic; "
+            "history from " + (", ".join(f"{SOURCE_TEXT.get(k, k).split(' (')[0]}: {n}" for k, n in
+                                         sorted(Counter(a.source for a in summary.audits).items()))
+                               or "—"))
     broken = [f"{case_id}: {why}" for case_id, why in summary.failed.items()]
     broken += [f"{a.case_id}: " + "; ".join(a.failures.values())
                for a in summary.audits if not a.deterministic]

@@ -13,6 +13,8 @@ case ids hold only the corporation code and its contract reference.
 - `case_record`: the reporting projection of each case episode.
 - `api_key`: hashed keys of the intake (RULES §10).
 - `intake_event`: the events the intake accepted, for duplicate detection (migration 0002).
+- `case_archive`: every closed run of a case (its compressed history, final status and timeline),
+  kept after Temporal's retention; `deletion_log`: what the retention purge removed (migration 0003).
 """
 
 from __future__ import annotations
@@ -124,4 +126,51 @@ class IntakeEvent(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime())
 
 
-TABLES = (Party, Route, InboxMessage, CaseRecord, ApiKey, IntakeEvent)
+class CaseArchive(SQLModel, table=True):
+    """One run of a case copied out of Temporal (vangnet/archive.py, migration 0003): a closed run
+    for good, or a snapshot of a running one (status `running`) that reports read."""
+
+    __tablename__ = "case_archive"
+    __table_args__ = (
+        sa.Index("ix_case_archive_first_run_id", "first_run_id"),
+        sa.Index("ix_case_archive_closed_at", "closed_at"),
+    )
+
+    case_id: str = Field(primary_key=True, max_length=250)
+    run_id: str = Field(primary_key=True, max_length=100)
+    first_run_id: str = Field(max_length=100)
+    previous_run_id: str | None = Field(default=None, max_length=100)
+    # Temporal's execution status when copied: completed, continued_as_new, failed, terminated,
+    # timed_out, canceled; `running` for a snapshot of an open run.
+    status: str = Field(max_length=32)
+    corporation: str = Field(max_length=CODE_LEN)
+    municipality: str = Field(max_length=CODE_LEN)
+    outcome: str | None = Field(default=None, max_length=32)
+    started_at: datetime = Field(sa_type=UTCDateTime())
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    history_events: int
+    # gzip of the history's JSON (the Replayer's and the UI's format); SHA-256 of that JSON.
+    history_gz: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    history_sha256: str = Field(max_length=64)
+    final_status: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    timeline: list[Any] = Field(default_factory=list, sa_column=sa.Column(JSONType, nullable=False))
+    context: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType, nullable=True))
+    # [[at, stage], ...]: every CaseStage the run published (from its search-attribute upserts)
+    stages: list[Any] = Field(default_factory=list, sa_column=sa.Column(JSONType, nullable=False))
+    deterministic: bool = Field(default=True)
+    archived_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class DeletionLog(SQLModel, table=True):
+    """What the retention purge removed: the case only as a SHA-256 of its id (migration 0003)."""
+
+    __tablename__ = "deletion_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id_sha256: str = Field(max_length=64, index=True)
+    what: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    reason: str = Field(max_length=200)
+    deleted_at: datetime = Field(sa_type=UTCDateTime())
+
+
+TABLES = (Party, Route, InboxMessage, CaseRecord, ApiKey, IntakeEvent, CaseArchive, DeletionLog)

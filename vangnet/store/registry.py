@@ -29,7 +29,8 @@ from vangnet.store.models import Party, Route
 
 RIS = "RIS"
 # Kinds a registry party can have (operators are roles of API keys, not parties).
-RegistryKind = Literal["corporation", "municipality", "social_service", "social_team", "mpzo"]
+RegistryKind = Literal["corporation", "municipality", "social_service", "social_team", "mpzo",
+                       "adviesgroep"]
 Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 

@@ -172,6 +172,8 @@ async def test_a_case_in_crisis_reads_well_in_the_web_ui(ui_server, crisis_case,
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(LOAD_TIMEOUT_MS)
+            # `expect` has its own timeout (5 s by default), which a loaded machine outruns.
+            expect.set_options(timeout=LOAD_TIMEOUT_MS)
             await page.goto(f"{base}/workflows?query={query}")
             link = page.locator(f"a[href*='/workflows/{crisis_case}/']").first
             await expect(link).to_be_visible()

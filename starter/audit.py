@@ -48,11 +48,12 @@ def _check_format(fmt: str) -> str:
 
 
 async def _connect():
-    from vangnet.temporal_client import connect, connect_config
+    from vangnet.temporal_client import connect, connect_config, project_data_converter
 
     target = connect_config().get("target_host")
     try:
-        return await connect()
+        # Audit and export only read: plain histories need no key, encrypted ones need theirs.
+        return await connect(data_converter=project_data_converter(read_only=True))
     except Exception as err:  # noqa: BLE001 - one line for the operator
         fail(f"cannot connect to Temporal at {target}: {err}")
 

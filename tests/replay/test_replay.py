@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.histories import HISTORIES, archived_history_files, history_files, patches_taken
 from vangnet.audit import read_history_file
+from vangnet.temporal_client import project_data_converter
 from workflows import TenantCaseWorkflow
 
 FILES = history_files()
@@ -38,5 +38,5 @@ def test_the_code_before_each_patch_is_kept():
 async def test_history_replays(path):
     case_id = read_history_file(path).case_id
     history = WorkflowHistory.from_json(case_id, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=project_data_converter(read_only=True))
     await replayer.replay_workflow(history)

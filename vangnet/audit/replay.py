@@ -15,7 +15,6 @@ sandbox is there to catch code that breaks those rules (a clock read, a random n
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import (
     ExecuteWorkflowInput,
@@ -35,7 +33,8 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from vangnet.audit.history import Run
+from vangnet.audit.history import HistoryError, Run, input_data
+from vangnet.temporal_client import project_data_converter
 
 
 class _StateCapture(Interceptor):
@@ -103,7 +102,8 @@ class CaseReplayer:
         self._capture = _StateCapture()
         self._replayer = Replayer(
             workflows=list(workflows),
-            data_converter=pydantic_data_converter,
+            # Encrypted histories decrypt with this process's keys; plain (older) ones pass.
+            data_converter=project_data_converter(read_only=True),
             interceptors=[self._capture],
             runtime=_quiet_runtime() if quiet else None,
             **({} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}),
@@ -164,10 +164,9 @@ def _has_completed_task(run: Run) -> bool:
 
 def _input_state(run: Run) -> dict[str, Any] | None:
     """The case state a run was started with (continue-as-new carries it in the input)."""
-    started = run.history.events[0].workflow_execution_started_event_attributes
     try:
-        data = json.loads(started.input.payloads[0].data)
-    except (IndexError, ValueError):
+        data = input_data(run.history, run.source)
+    except (HistoryError, ValueError):
         return None
     state = data.get("state") if isinstance(data, dict) else None
     return state if isinstance(state, dict) else None

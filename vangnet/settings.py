@@ -6,6 +6,7 @@ The Temporal connection is not here: it comes from Temporal's own environment co
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +34,21 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, validation_alias="VANGNET_API_PORT")
     log_level: str = Field(default="INFO", validation_alias="VANGNET_LOG_LEVEL")
     log_format: str = Field(default="console", validation_alias="VANGNET_LOG_FORMAT")
+    # The codec server (vangnet/codec_server.py) that decrypts payloads for the Web UI.
+    codec_host: str = Field(default="127.0.0.1", validation_alias="VANGNET_CODEC_HOST")
+    codec_port: int = Field(default=8234, validation_alias="VANGNET_CODEC_PORT")
+    # The Web UI origins allowed to call it (comma-separated); default: the dev server's UI.
+    codec_ui_origins: str = Field(default="", validation_alias="VANGNET_CODEC_UI_ORIGINS")
+    codec_session_hours: float = Field(default=8.0, gt=0, le=24 * 7,
+                                       validation_alias="VANGNET_CODEC_SESSION_HOURS")
+
+    def ui_origins(self) -> list[str]:
+        """Where the Web UI is served from: VANGNET_CODEC_UI_ORIGINS, else the dev server's UI
+        (`dev.py run`) on VANGNET_UI_PORT, by both its names."""
+        if self.codec_ui_origins.strip():
+            return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
+        port = os.environ.get("VANGNET_UI_PORT", "").strip() or "8233"
+        return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
 
 
 @lru_cache

@@ -117,7 +117,17 @@ async def _audit_case(case_id: str, run: str | None, fmt: str, sandboxed: bool) 
         if _not_found(err):
             fail(f"no case {case_id}" + (f" with run {run}" if run else "") + " on this server")
         raise
-    return _print_case(await CaseReplayer(quiet=True, sandboxed=sandboxed).replay(runs), fmt)
+    return _print_case(await _replay(runs, sandboxed), fmt)
+
+
+async def _replay(runs, sandboxed: bool):  # noqa: ANN001, ANN202 - list[Run] -> ReplayedEpisode
+    """Replay one episode; a history this process cannot decrypt is an error (exit 1)."""
+    from vangnet.audit import CaseReplayer, HistoryError
+
+    try:
+        return await CaseReplayer(quiet=True, sandboxed=sandboxed).replay(runs)
+    except HistoryError as err:
+        fail(str(err))
 
 
 async def _audit_files(paths: list[Path], case_id: str | None, fmt: str, sandboxed: bool) -> int:
@@ -132,7 +142,7 @@ async def _audit_files(paths: list[Path], case_id: str | None, fmt: str, sandbox
     runs = episodes[0]
     if case_id and runs[0].case_id != case_id:
         fail(f"the files hold case {runs[0].case_id}, not {case_id}")
-    return _print_case(await CaseReplayer(quiet=True, sandboxed=sandboxed).replay(runs), fmt)
+    return _print_case(await _replay(runs, sandboxed), fmt)
 
 
 def _print_case(episode, fmt: str) -> int:  # noqa: ANN001 - ReplayedEpisode
@@ -173,6 +183,7 @@ async def _audit_all(since: date | None, municipality: str | None, fmt: str,
 
     from vangnet.audit import (
         CaseReplayer,
+        HistoryError,
         ParallelReplayer,
         RegionSummary,
         audit_episode,
@@ -227,6 +238,9 @@ async def _audit_all(since: date | None, municipality: str | None, fmt: str,
         except BrokenProcessPool as err:
             producer.cancel()
             fail(f"a replaying worker process stopped ({err}); try --jobs 1")
+        except HistoryError as err:  # a history this process cannot decrypt
+            producer.cancel()
+            fail(str(err))
         await producer
         progress.update(task, completed=len(episodes))
     # Fetched and replayed in whatever order they finish: report them in a fixed one.

@@ -305,8 +305,9 @@ def create_key_file(path: Path, key_id: str | None = None) -> str:
     return key_id
 
 
-def payloads_in(obj: object) -> Iterable[Payload]:
-    """Every Payload inside a protobuf message (a history, an event), depth first."""
+def payloads_in(obj: object, *, skip_search_attributes: bool = False) -> Iterable[Payload]:
+    """Every Payload inside a protobuf message (a history, an event), depth first; without the
+    search attributes (plain by Temporal's design) if asked."""
     from google.protobuf.message import Message
 
     if isinstance(obj, Payload):
@@ -317,14 +318,12 @@ def payloads_in(obj: object) -> Iterable[Payload]:
     for field, value in obj.ListFields():
         if field.message_type is None:
             continue
-        if field.message_type.GetOptions().map_entry:
-            for item in value.values():
-                yield from payloads_in(item)
-        elif field.label == field.LABEL_REPEATED:
-            for item in value:
-                yield from payloads_in(item)
-        else:
-            yield from payloads_in(value)
+        if skip_search_attributes and field.message_type.full_name == "temporal.api.common.v1.SearchAttributes":
+            continue
+        items = (value.values() if field.message_type.GetOptions().map_entry
+                 else value if field.is_repeated else [value])
+        for item in items:
+            yield from payloads_in(item, skip_search_attributes=skip_search_attributes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,6 +92,8 @@ def _case_id_from_input(history: WorkflowHistory, source: str) -> str:
     try:
         data = input_data(history, source)
         return case_id_for(data["corporation"], data["tenancy_ref"])
+    except HistoryError:
+        raise
     except (ValueError, KeyError, TypeError):
         raise HistoryError(f"{source}: the start event's input is not a case input") from None
 

@@ -147,24 +147,30 @@ def create_app(keyring: codec.Keyring | None = None, *, store: Any = None,
     settings = settings or get_settings()
     state: dict[str, CodecService] = {}
 
+    def start(db: Any) -> None:
+        ring = keyring if keyring is not None else codec.process_keyring(read_only=True)
+        state["svc"] = app.state.codec = CodecService(ring, db, settings)
+        log.info("codec_server_started", origins=sorted(state["svc"].origins), keys=ring.ids,
+                 database=db.engine.url.get_backend_name())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if store is not None:
+            yield
+            return
         from vangnet.store import Store
 
-        own = store is None
-        db = await Store.open(settings) if own else store
+        db = await Store.open(settings)
         try:
-            ring = keyring if keyring is not None else codec.process_keyring(read_only=True)
-            state["svc"] = CodecService(ring, db, settings)
-            log.info("codec_server_started", origins=sorted(state["svc"].origins),
-                     keys=ring.ids, database=db.engine.url.get_backend_name())
+            start(db)
             yield
         finally:
-            if own:
-                await db.close()
+            await db.close()
 
     app = FastAPI(title="vangnet codec server", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
+    if store is not None:  # the caller's store (tests): ready at once
+        start(store)
 
     def svc() -> CodecService:
         return state["svc"]

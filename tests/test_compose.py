@@ -236,3 +236,19 @@ def test_bind_mounted_files_exist(services):
             if arg.startswith("/scripts/"):
                 mounted = [v for v in service.get("volumes", []) if isinstance(v, str) and f":{arg}" in v]
                 assert mounted, f"{name} runs {arg} but does not mount it"
+
+
+def test_payloads_are_encrypted_and_the_ui_decrypts_through_the_codec_service(services):
+    """Issue 12: every vangnet process holds the payload keys; the UI calls the codec service
+    with its login cookie; the codec service shares the case store (the operators' API keys)."""
+    for name in ("worker", "intake", "codec"):
+        assert "VANGNET_CODEC_KEYS" in env_of(services[name]), name
+    codec = services["codec"]
+    assert codec["command"] == ["python", "-m", "vangnet.codec_server"]
+    assert env_of(codec)["DATABASE_URL"] == env_of(services["worker"])["DATABASE_URL"]
+    assert "8234:8234" in [str(p) for p in codec["ports"]]
+    ui = env_of(services["temporal-ui"])
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8234"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert env_of(codec)["VANGNET_CODEC_UI_ORIGINS"] == "http://localhost:8233"
+

@@ -78,6 +78,21 @@ async def test_the_temporal_cli_decodes_a_case_with_an_operator_key(temporal_env
         assert base64.b64decode(decoded["metadata"]["encoding"]) == b"json/plain"
         assert json.loads(base64.b64decode(decoded["data"]))["tenancy_ref"] == ref
 
+        # What the CLI sends goes through /encode: stored encrypted with the server's keys.
+        sent = await asyncio.to_thread(subprocess.run, [
+            shutil.which("temporal") or "temporal", "workflow", "signal", "--address", address,
+            "--workflow-id", case_id, "--name", "reminder_sent", "--codec-endpoint", codec_url,
+            "--codec-auth", f"Bearer {key}", "--input",
+            '{"event_id": "cli-1", "source": "woonbron", "tenant_objects_to_signal": false}'],
+            capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        history = await handle.fetch_history()
+        [signal] = [e.workflow_execution_signaled_event_attributes for e in history.events
+                    if e.HasField("workflow_execution_signaled_event_attributes")]
+        assert codec.key_id_of(signal.input.payloads[0]) == codec.process_keyring().current_id
+        assert (await temporal_env.client.data_converter.decode(signal.input.payloads, [dict]))[0][
+            "event_id"] == "cli-1"
+
         party, _ = await create_key(store.sessions, "woonbron", "party")
         out = await asyncio.to_thread(show, address, case_id, "--codec-endpoint", codec_url,
                                       "--codec-auth", f"Bearer {party}")

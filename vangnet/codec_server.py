@@ -20,7 +20,10 @@ content type make the request non-simple). So this server
   either as `Authorization: Bearer <key>` (the CLI, scripts) or through a session: the operator
   opens `/login` on this server once, enters the key, and gets an HttpOnly, SameSite=Strict cookie
   that the UI sends along once "Include cross-origin credentials" is on (README). A revoked key
-  stops working at its next request. Auditors may decode; only operators may encode;
+  stops working at its next request. Or, for a UI behind an identity provider that passes its
+  users' access token, that token (a JWT checked against the provider's JWKS, issuer, audience,
+  expiry; the role from a claim: VANGNET_CODEC_OIDC_*). Auditors may decode; only operators may
+  encode;
 - logs who decoded which case: the key's id and role, the namespace, and the workflow ids the
   payloads belong to (the codec writes them into each payload's metadata), never a payload.
 
@@ -61,9 +64,15 @@ PREFLIGHT_MAX_AGE = "600"
 
 @dataclass
 class Principal:
-    key_id: int
+    key_id: int | None  # the API key's id; None for an OIDC token
     role: str
-    via: str  # "bearer" or "session"
+    via: str  # "bearer", "session" or "oidc"
+    subject: str | None = None  # the OIDC token's `sub` (an id at the identity provider)
+
+    def who(self) -> dict[str, Any]:
+        """Log fields: ids and codes only."""
+        ids = {"key_id": self.key_id} if self.key_id is not None else {"subject": self.subject}
+        return {**ids, "role": self.role, "via": self.via}
 
 
 @dataclass
@@ -78,6 +87,51 @@ class Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class OidcVerifier:
+    """A Web UI's OIDC access token (sent with "Pass the user access token"): signed by a key of
+    the identity provider's JWKS, for this audience, from this issuer, not expired; the role
+    comes from a claim (VANGNET_CODEC_OIDC_*)."""
+
+    ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+    def __init__(self, settings: Settings) -> None:
+        import jwt
+
+        self.settings = settings
+        self.jwks = jwt.PyJWKClient(settings.codec_oidc_jwks_url, cache_keys=True, lifespan=300,
+                                    timeout=10)
+
+    @staticmethod
+    def configured(settings: Settings) -> bool:
+        return bool(settings.codec_oidc_jwks_url and settings.codec_oidc_issuer
+                    and settings.codec_oidc_audience)
+
+    async def principal(self, token: str) -> Principal:
+        import asyncio
+
+        import jwt
+
+        s = self.settings
+        try:
+            key = await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)
+            claims = jwt.decode(token, key.key, algorithms=self.ALGORITHMS,
+                                audience=s.codec_oidc_audience, issuer=s.codec_oidc_issuer,
+                                options={"require": ["exp", "iss", "aud", "sub"]})
+        except jwt.PyJWTError as err:
+            raise Refused(401, "invalid_token",
+                          f"the access token could not be verified ({type(err).__name__})") from None
+        roles = claims.get(s.codec_oidc_roles_claim) or []
+        if isinstance(roles, str):
+            roles = roles.split()
+        if s.codec_oidc_operator_role in roles:
+            role = "operator"
+        elif s.codec_oidc_auditor_role in roles:
+            role = "auditor"
+        else:
+            raise Refused(403, "forbidden", "only operators and auditors may decode case payloads")
+        return Principal(key_id=None, role=role, via="oidc", subject=str(claims["sub"]))
+
+
 class CodecService:
     """Keys, sessions and the API-key lookup, shared by the routes."""
 
@@ -88,6 +142,7 @@ class CodecService:
         self.origins = frozenset(settings.ui_origins())
         self.session_seconds = settings.codec_session_hours * 3600
         self.sessions: dict[str, Session] = {}
+        self.oidc = OidcVerifier(settings) if OidcVerifier.configured(settings) else None
 
     async def principal_for_key(self, key: str, via: str) -> Principal:
         from vangnet.store.apikeys import find_key
@@ -103,9 +158,12 @@ class CodecService:
         auth = request.headers.get("authorization", "")
         if auth:
             scheme, _, token = auth.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
                 raise Refused(401, "invalid_authorization", "expected Authorization: Bearer <API key>")
-            return await self.principal_for_key(token.strip(), "bearer")
+            if self.oidc is not None and token.count(".") == 2:  # a JWT, not an API key
+                return await self.oidc.principal(token)
+            return await self.principal_for_key(token, "bearer")
         token = request.cookies.get(COOKIE)
         session = self.sessions.get(token) if token else None
         if session is None or session.expires < time.time():
@@ -151,7 +209,7 @@ def create_app(keyring: codec.Keyring | None = None, *, store: Any = None,
         ring = keyring if keyring is not None else codec.process_keyring(read_only=True)
         state["svc"] = app.state.codec = CodecService(ring, db, settings)
         log.info("codec_server_started", origins=sorted(state["svc"].origins), keys=ring.ids,
-                 database=db.engine.url.get_backend_name())
+                 oidc=state["svc"].oidc is not None, database=db.engine.url.get_backend_name())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -242,9 +300,8 @@ def create_app(keyring: codec.Keyring | None = None, *, store: Any = None,
             except codec.CodecKeyError:
                 unreadable += 1  # shown as stored (encrypted); the rest of the page still decodes
                 out.append(payload)
-        log.info(f"codec_{direction}d", key_id=principal.key_id, role=principal.role,
-                 via=principal.via, namespace=namespace, cases=sorted(cases),
-                 payloads=len(out), unreadable=unreadable)
+        log.info(f"codec_{direction}d", **principal.who(), namespace=namespace,
+                 cases=sorted(cases), payloads=len(out), unreadable=unreadable)
         return JSONResponse(json_format.MessageToDict(Payloads(payloads=out)), headers=_cors(origin))
 
     @app.post("/decode")

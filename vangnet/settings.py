@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     codec_ui_origins: str = Field(default="", validation_alias="VANGNET_CODEC_UI_ORIGINS")
     codec_session_hours: float = Field(default=8.0, gt=0, le=24 * 7,
                                        validation_alias="VANGNET_CODEC_SESSION_HOURS")
+    # A Web UI behind an identity provider passes its users' OIDC access token ("Pass the user
+    # access token"): the codec server accepts it when these are set (all three).
+    codec_oidc_jwks_url: str = Field(default="", validation_alias="VANGNET_CODEC_OIDC_JWKS_URL")
+    codec_oidc_issuer: str = Field(default="", validation_alias="VANGNET_CODEC_OIDC_ISSUER")
+    codec_oidc_audience: str = Field(default="", validation_alias="VANGNET_CODEC_OIDC_AUDIENCE")
+    # The token claim listing the user's roles (a list, or a space-separated string), and the
+    # roles that make an operator or an auditor.
+    codec_oidc_roles_claim: str = Field(default="groups", validation_alias="VANGNET_CODEC_OIDC_ROLES_CLAIM")
+    codec_oidc_operator_role: str = Field(default="vangnet-operator",
+                                          validation_alias="VANGNET_CODEC_OIDC_OPERATOR_ROLE")
+    codec_oidc_auditor_role: str = Field(default="vangnet-auditor",
+                                         validation_alias="VANGNET_CODEC_OIDC_AUDITOR_ROLE")
 
     def ui_origins(self) -> list[str]:
         """Where the Web UI is served from: VANGNET_CODEC_UI_ORIGINS, else the dev server's UI

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import httpx
 import pytest_asyncio
@@ -190,3 +191,95 @@ async def test_a_malformed_or_oversized_body_is_refused_clearly(server):
     assert r.status_code == 413
     r = await server.http.post("/decode", content=b"", headers=auth)
     assert r.status_code == 200 and r.json() == {}
+
+
+# ---- a Web UI behind an identity provider: its users' OIDC access tokens ----------------------
+
+ISSUER = "https://idp.example/realms/vangnet"
+AUDIENCE = "vangnet-codec"
+
+
+@pytest_asyncio.fixture
+async def idp():
+    """An identity provider's JWKS on a real local HTTP server, and a way to sign tokens."""
+    import asyncio
+    import json as _json
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "idp-1",
+           "use": "sig", "alg": "RS256"}
+    body = _json.dumps({"keys": [jwk]}).encode()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()).strip():
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    def token(*, roles=("vangnet-operator",), aud=AUDIENCE, iss=ISSUER, exp_in=300, signer=key,
+              kid="idp-1", sub="user-4711"):  # noqa: ANN001, ANN202
+        now = int(time.time())
+        claims = {"sub": sub, "iss": iss, "aud": aud, "iat": now, "exp": now + exp_in,
+                  "groups": list(roles)}
+        return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": kid})
+
+    async with server:
+        yield SimpleNamespace(jwks_url=f"http://127.0.0.1:{port}/jwks", token=token,
+                              other_key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+@pytest_asyncio.fixture
+async def oidc_server(store, idp) -> AsyncIterator[Server]:
+    settings = Settings(VANGNET_CODEC_UI_ORIGINS=UI, VANGNET_CODEC_OIDC_JWKS_URL=idp.jwks_url,
+                        VANGNET_CODEC_OIDC_ISSUER=ISSUER, VANGNET_CODEC_OIDC_AUDIENCE=AUDIENCE)
+    app = create_app(KEYS, store=store, settings=settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+        yield Server(http, store)
+
+
+async def test_a_ui_users_oidc_token_decodes_for_operators_and_auditors_only(oidc_server, idp):
+    server = oidc_server
+    with capture_logs() as logs:
+        r = await server.decode([sealed('{"a": 1}')], Authorization=f"Bearer {idp.token()}")
+    assert r.status_code == 200, r.text
+    assert payloads_of(r)[0].data == b'{"a": 1}'
+    [entry] = [e for e in logs if e["event"] == "codec_decoded"]
+    assert (entry["subject"], entry["role"], entry["via"]) == ("user-4711", "operator", "oidc")
+    assert "key_id" not in entry
+
+    auditor = idp.token(roles=("vangnet-auditor",), sub="user-12")
+    assert (await server.decode([sealed("1")], Authorization=f"Bearer {auditor}")).status_code == 200
+    r = await server.post("/encode", [sealed("1")], Authorization=f"Bearer {auditor}")
+    assert r.status_code == 403
+    r = await server.decode([sealed("1")], Authorization=f"Bearer {idp.token(roles=('staff',))}")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    # API keys keep working beside the tokens
+    key, _ = await server.key("auditor")
+    assert (await server.decode([sealed("1")], Authorization=f"Bearer {key}")).status_code == 200
+
+
+async def test_an_oidc_token_that_does_not_verify_is_refused(oidc_server, idp):
+    bad = {
+        "wrong audience": idp.token(aud="another-app"),
+        "wrong issuer": idp.token(iss="https://evil.example"),
+        "expired": idp.token(exp_in=-60),
+        "another key under the same kid": idp.token(signer=idp.other_key),
+        "an unknown kid": idp.token(signer=idp.other_key, kid="idp-9"),
+    }
+    for what, token in bad.items():
+        r = await oidc_server.decode([sealed("1")], Authorization=f"Bearer {token}")
+        assert r.status_code == 401, what
+        assert r.json()["error"]["code"] == "invalid_token", what
+
+
+async def test_without_oidc_settings_a_token_is_just_an_unknown_key(server, idp):
+    r = await server.decode([sealed("1")], Authorization=f"Bearer {idp.token()}")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_key"

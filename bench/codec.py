@@ -11,7 +11,6 @@ converted, encoded, decoded), with the codec and with the bare pydantic converte
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import time
 from pathlib import Path

@@ -6,7 +6,9 @@ archive/before-<patch>/ and stay there as long as such cases may be running: the
 over both, so the patched code is checked against old and new cases.
 
 The top-level files and the archive were recorded before payload encryption (issue 12): their
-payloads are plain, and they must keep replaying (the codec passes plain payloads through).
+payloads are plain, and they must keep replaying (the codec passes plain payloads through). A
+regeneration writes the top-level files encrypted with the test keys (the test environment's
+data converter); the archive keeps the plain ones.
 encrypted/ holds histories whose payloads are encrypted with the public test keys in
 tests/codec-test-keys (FOR TESTS ONLY), one of them across a key rotation (rotation.py)."""
 

@@ -14,6 +14,9 @@ Environment (all optional):
     VANGNET_TEMPORAL_START_TIMEOUT  seconds to wait for the dev server to accept connections (60)
     VANGNET_API_HOST / VANGNET_API_PORT  where the intake listens (127.0.0.1:8000)
     VANGNET_TEMPORAL_RETENTION   how long the dev server keeps closed workflows (7d; the archive keeps them after)
+    VANGNET_CODEC_PORT           the codec server the Web UI decrypts payloads with (8234)
+    VANGNET_CODEC_KEYS / VANGNET_CODEC_KEY_FILE  payload keys (default: data/codec-keys, created
+                                 on first use)
     DATABASE_URL                 case store (default: SQLite file data/vangnet.db)
 """
 
@@ -198,7 +201,8 @@ def temporal_supports(temporal: Path, flag: str) -> bool:
 
 
 def temporal_command(temporal: Path, *, port: int, ui_port: int, db_file: Path,
-                     search_attribute_flags: list[str], news_flag: bool) -> list[str]:
+                     search_attribute_flags: list[str], news_flag: bool,
+                     codec_endpoint: str | None = None) -> list[str]:
     cmd = [
         str(temporal), "server", "start-dev",
         "--db-filename", str(db_file),
@@ -211,7 +215,31 @@ def temporal_command(temporal: Path, *, port: int, ui_port: int, db_file: Path,
     ]
     if news_flag:
         cmd.append("--ui-disable-news-fetch")
+    if codec_endpoint:
+        cmd += ["--ui-codec-endpoint", codec_endpoint]
     return cmd + list(search_attribute_flags)
+
+
+DEV_KEY_FILE = DATA / "codec-keys"
+
+
+def codec_keys(python: Path, env: dict[str, str]) -> None:
+    """Payload encryption (vangnet/codec.py): keys from VANGNET_CODEC_KEYS or
+    VANGNET_CODEC_KEY_FILE when set; otherwise the development key file data/codec-keys, created
+    with one new key on first use."""
+    if env.get("VANGNET_CODEC_KEYS") or env.get("VANGNET_CODEC_KEY_FILE"):
+        return
+    if env.get("VANGNET_CODEC", "").lower() == "off":
+        say("VANGNET_CODEC=off: case payloads are stored unencrypted")
+        return
+    if not DEV_KEY_FILE.exists():
+        made = subprocess.run([str(python), "-m", "vangnet.codec", "init", str(DEV_KEY_FILE)],
+                              cwd=ROOT, capture_output=True, text=True)
+        if made.returncode != 0:
+            fail("could not create the development payload key:\n" + made.stderr)
+        say(f"created a development payload key in {DEV_KEY_FILE.relative_to(ROOT)}: case payloads "
+            "are stored encrypted with it (keep the file: without it they cannot be read)")
+    env["VANGNET_CODEC_KEY_FILE"] = str(DEV_KEY_FILE)
 
 
 def _parent_death_hook():
@@ -451,10 +479,12 @@ def run() -> int:
     ui_port = env_port("VANGNET_UI_PORT", 8233)
     api_host = os.environ.get("VANGNET_API_HOST", "127.0.0.1")
     api_port = env_port("VANGNET_API_PORT", 8000)
-    for what, p in (("Temporal", port), ("Temporal UI", ui_port)):
+    codec_port = env_port("VANGNET_CODEC_PORT", 8234)
+    for what, p in (("Temporal", port), ("Temporal UI", ui_port), ("codec server", codec_port)):
         if port_open("127.0.0.1", p):
             fail(f"port {p} ({what}) is already in use on 127.0.0.1: is another `dev.py run` or "
-                 "Temporal server running? Stop it, or choose VANGNET_TEMPORAL_PORT / VANGNET_UI_PORT.")
+                 "Temporal server running? Stop it, or choose VANGNET_TEMPORAL_PORT / VANGNET_UI_PORT"
+                 " / VANGNET_CODEC_PORT.")
     with_intake = (ROOT / "starter" / "__main__.py").exists()
     if with_intake and port_open("127.0.0.1", api_port):
         fail(f"port {api_port} (intake) is already in use: stop that process or set VANGNET_API_PORT")
@@ -462,16 +492,22 @@ def run() -> int:
     DATA.mkdir(exist_ok=True)
     LOGS.mkdir(exist_ok=True)
     db_file = DATA / "temporal.db"
+    # The UI calls the codec server from the browser: same host name as the UI's, so the login
+    # cookie is same-site (README, "Decrypted payloads in the Web UI").
+    codec_endpoint = f"http://localhost:{codec_port}"
     cmd = temporal_command(
         temporal, port=port, ui_port=ui_port, db_file=db_file,
         search_attribute_flags=search_attribute_flags(python),
         news_flag=temporal_supports(temporal, "--ui-disable-news-fetch"),
+        codec_endpoint=codec_endpoint,
     )
     env = venv_env()
     env.update(TEMPORAL_ADDRESS=f"127.0.0.1:{port}", PYTHONUNBUFFERED="1")
     env.setdefault("TEMPORAL_NAMESPACE", "default")
+    codec_keys(python, env)
     database_url = env.get("DATABASE_URL") or "sqlite file data/vangnet.db (default)"
-    app_env = dict(env, VANGNET_API_HOST=api_host, VANGNET_API_PORT=str(api_port))
+    app_env = dict(env, VANGNET_API_HOST=api_host, VANGNET_API_PORT=str(api_port),
+                   VANGNET_UI_PORT=str(ui_port), VANGNET_CODEC_PORT=str(codec_port))
 
     sup = Supervisor(log_dir=LOGS)
     sup.install_signal_handlers()
@@ -491,7 +527,9 @@ def run() -> int:
             sup.start("worker", [str(python), "-m", "workers"], app_env)
             if with_intake:
                 sup.start("intake", [str(python), "-m", "starter", "serve"], app_env)
-            banner(port, ui_port, database_url, intake=f"http://{api_host}:{api_port}" if with_intake else None)
+            sup.start("codec", [str(python), "-m", "vangnet.codec_server"], app_env)
+            banner(port, ui_port, database_url, intake=f"http://{api_host}:{api_port}" if with_intake else None,
+                   codec=codec_endpoint)
             sup.watch()
     except ChildDied as died:
         died.child.flush_output()
@@ -509,7 +547,8 @@ def run() -> int:
     return code
 
 
-def banner(port: int, ui_port: int, database_url: str, intake: str | None) -> None:
+def banner(port: int, ui_port: int, database_url: str, intake: str | None,
+           codec: str | None = None) -> None:
     lines = [
         "vangnet is running:",
         f"  Temporal Web UI   http://localhost:{ui_port}",
@@ -520,9 +559,12 @@ def banner(port: int, ui_port: int, database_url: str, intake: str | None) -> No
         "  metrics           intake /metrics; worker on VANGNET_WORKER_METRICS_PORT "
         f"({os.environ.get('VANGNET_WORKER_METRICS_PORT') or 'unset: none'})",
         f"  case store        {database_url}",
+        f"  codec server      {codec}  (log in at {codec}/login to read payloads in the UI)"
+        if codec else "",
         f"  logs              terminal (prefixed) and {LOGS.relative_to(ROOT)}/<name>.log",
         "Ctrl-C stops everything; state in data/ is kept for the next run.",
     ]
+    lines = [line for line in lines if line]
     width = max(len(line) for line in lines)
     print("\n" + "=" * width + "\n" + "\n".join(lines) + "\n" + "=" * width + "\n", flush=True)
 

@@ -154,6 +154,8 @@ def _messages(
 ) -> list[NewMessage]:
     """One message per receiving party, all under the request's idempotency key."""
     body = req.model_dump(mode="json", include={"action", "case_id", "reason", "detail", "at"})
+    if body["reason"] is not None and not _CODE.match(body["reason"]):
+        body["reason"] = None  # a code of the rules core, never free text (issue 12)
     body.update(extra)
     body["text"] = _text(action, req, extra)
     return [

@@ -41,6 +41,26 @@ try:  # optional: `pip install psutil` (reads /proc otherwise)
 except ImportError:  # pragma: no cover
     psutil = None
 
+# Payload encryption (issue 12): vangnet's clients and workers encrypt with a key made for this
+# benchmark run (every process of the run inherits it, the frozen copy included); a phase with
+# codec "off" runs vangnet's worker with VANGNET_CODEC=off. The baseline is bare: pydantic JSON,
+# no codec (bench/workers.py).
+if not os.environ.get("VANGNET_CODEC_KEYS"):
+    import base64 as _b64
+    import secrets as _secrets
+
+    os.environ.pop("VANGNET_CODEC_KEY_FILE", None)
+    os.environ["VANGNET_CODEC_KEYS"] = "bench:" + _b64.b64encode(_secrets.token_bytes(32)).decode()
+CODECS = ("on", "off")
+
+
+def codec_env(codec: str) -> dict[str, str]:
+    """The environment of a vangnet process whose payload codec is `codec` ("on" or "off")."""
+    if codec not in CODECS:
+        raise ValueError(f"codec must be one of {CODECS}, not {codec!r}")
+    return {"VANGNET_CODEC": codec}
+
+
 ROOT = Path(__file__).resolve().parent.parent  # the code being measured (a snapshot: see freeze)
 # The working tree the results belong to (the real one, also when running from a snapshot).
 HOME = Path(os.environ.get("VANGNET_BENCH_HOME", ROOT))
@@ -272,7 +292,14 @@ class Server:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def client(self) -> Client:
+    async def client(self, codec: str = "on") -> Client:
+        """A client as vangnet's own (codec "on": its data converter, the run's key), or plain
+        pydantic JSON ("off": for vangnet's worker run with VANGNET_CODEC=off; "bare": the
+        baseline's)."""
+        if codec == "on":
+            from vangnet.temporal_client import project_data_converter
+
+            return await Client.connect(self.address, data_converter=project_data_converter())
         return await Client.connect(self.address, data_converter=pydantic_data_converter)
 
 
@@ -308,7 +335,7 @@ async def dev_server(workdir: Path, *, persistence: str = "wal", extra: Sequence
             if proc.popen.poll() is not None:
                 raise RuntimeError(f"dev server exited:\n{proc.tail()}")
             try:
-                client = await server.client()
+                client = await server.client("bare")
                 await client.workflow_service.get_system_info(
                     __import__("temporalio.api.workflowservice.v1", fromlist=["x"]).GetSystemInfoRequest()
                 )
@@ -335,6 +362,7 @@ class WorkerProc:
     database_url: str | None = None
     db_path: Path | None = None
     stats_path: Path | None = None
+    codec: str = "on"  # vangnet's payload codec (the baseline has none)
 
     @property
     def pid(self) -> int:
@@ -374,12 +402,13 @@ async def _wait_for_pollers(client: Client, task_queue: str, proc: Proc, timeout
 @contextlib.asynccontextmanager
 async def worker_process(kind: str, server: Server, task_queue: str, workdir: Path,
                          *, env: dict[str, str] | None = None,
-                         worker_args: Sequence[str] = ()) -> AsyncIterator[WorkerProc]:
+                         worker_args: Sequence[str] = (), codec: str = "on") -> AsyncIterator[WorkerProc]:
     """A worker in its own process; yields once it polls both task queue types.
 
     kind "vangnet": `python -m workers` (the project's own entry point) with its own SQLite case
-    store in `workdir`; with `worker_args` (tuning knobs) `python -m bench.workers vangnet ...`.
-    kind "baseline": `python -m bench.workers baseline --stats FILE ...`.
+    store in `workdir`, payloads encrypted unless `codec` is "off"; with `worker_args` (tuning
+    knobs) `python -m bench.workers vangnet ...`.
+    kind "baseline": `python -m bench.workers baseline --stats FILE ...` (no codec).
     """
     base_env = {
         "TEMPORAL_ADDRESS": server.address,
@@ -390,9 +419,10 @@ async def worker_process(kind: str, server: Server, task_queue: str, workdir: Pa
         db_path = workdir / f"vangnet-{task_queue}.db"
         url = f"sqlite+aiosqlite:///{db_path}"
         base_env["DATABASE_URL"] = url
+        base_env.update(codec_env(codec))
         argv = ([PYTHON, "-m", "bench.workers", "vangnet", *worker_args] if worker_args
                 else [PYTHON, "-m", "workers"])
-        w = WorkerProc(kind, None, task_queue, url, db_path)  # type: ignore[arg-type]
+        w = WorkerProc(kind, None, task_queue, url, db_path, codec=codec)  # type: ignore[arg-type]
     elif kind == "baseline":
         stats = workdir / f"baseline-stats-{task_queue}.json"
         argv = [PYTHON, "-m", "bench.workers", "baseline", "--stats", str(stats), *worker_args]
@@ -402,7 +432,7 @@ async def worker_process(kind: str, server: Server, task_queue: str, workdir: Pa
     w.proc = spawn(f"{kind}-worker", argv, workdir / f"{kind}-worker-{task_queue}.log",
                    {**base_env, **(env or {})})
     try:
-        client = await server.client()
+        client = await server.client("bare")
         await _wait_for_pollers(client, task_queue, w.proc)
         yield w
     finally:

@@ -18,8 +18,8 @@ whose activities do nothing. Every benchmark runs it next to TenantCaseWorkflow 
   them, as it reads the inbox table for vangnet).
 
 `python -m bench.workers baseline --stats FILE` runs the baseline worker with the same client
-(`vangnet.temporal_client.connect`, pydantic data converter) and the same Worker defaults as
-`python -m workers` (task queue from VANGNET_TASK_QUEUE).
+(`vangnet.temporal_client.connect`, with the bare pydantic data converter: no payload codec) and
+the same Worker defaults as `python -m workers` (task queue from VANGNET_TASK_QUEUE).
 """
 
 from __future__ import annotations

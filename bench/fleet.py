@@ -71,7 +71,7 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
     due = cases.early_signal_due(since)
     refs = [cases.tenancy(prefix, i) for i in range(n)]
     tq = f"fleet-{prefix.lower()}"
-    client = await server.client()
+    client = await server.client("on" if kind == "vangnet" else "bare")
     worker_args = args.worker_args.split() if (args.worker_args and kind == "vangnet") else []
     db_before = h.sqlite_used_bytes(server.db_path)
     tables_before = h.sqlite_table_bytes(server.db_path)

@@ -10,6 +10,10 @@ start, two per signal — doing nothing) on the same server in the same run. Tar
     .venv/bin/python -m bench.ingest --via api       # through POST /v1/events/batch (when it exists)
     .venv/bin/python -m bench.ingest --via both      # both paths and the baseline, one server
     .venv/bin/python -m bench.ingest --n 2000 --profile   # py-spy on the vangnet worker
+    .venv/bin/python -m bench.ingest --codec both    # vangnet with payload encryption and without
+
+vangnet's payloads are encrypted (issue 12, vangnet/codec.py) with a key made for the run unless
+`--codec off`; `--codec both` runs vangnet both ways beside the (bare, unencrypted) baseline.
 
 Clock: from the first submission to the last `tenant_notice_sent` inbox row (`created_at`) for
 vangnet, and to the last call of the baseline's `tenant_notice_sent` no-op for the baseline.
@@ -75,15 +79,15 @@ def api_events(refs: list[str], since: date) -> list[dict[str, Any]]:
 
 async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: str, via: str,
                     prefix: str, variant: dict[str, Any] | None = None,
-                    knobs: str | None = None) -> dict[str, Any]:
+                    knobs: str | None = None, codec: str = "on") -> dict[str, Any]:
     n = args.n
     since = date.today() - timedelta(days=1)
     refs = [cases.tenancy(prefix, i) for i in range(n)]
     tq = f"ingest-{prefix.lower()}"
     knobs = args.worker_args if knobs is None else knobs
     worker_args = knobs.split() if (knobs and kind == "vangnet") else []
-    async with h.worker_process(kind, server, tq, wd, worker_args=worker_args) as w:
-        client = await server.client()
+    async with h.worker_process(kind, server, tq, wd, worker_args=worker_args, codec=codec) as w:
+        client = await server.client(codec if kind == "vangnet" else "bare")
         profile = None
         if args.profile and kind == "vangnet":
             profile = h.RESULTS / "profiles" / f"ingest-{via}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
@@ -128,7 +132,7 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
             if ctx:
                 await ctx.__aexit__(None, None, None)
     res = {
-        "kind": kind, "via": via, "n": n,
+        "kind": kind, "via": via, "codec": codec if kind == "vangnet" else "bare", "n": n,
         "submit_s": t_submitted - t0,
         "notice_s": t_notice - t0,
         "settled_s": t_settled - t0,
@@ -159,11 +163,14 @@ async def main(args: argparse.Namespace) -> None:
     if "api" in vias and not intake.available():
         h.say("the intake (starter/api.py) does not exist yet: running the direct path only")
         vias = ["direct"]
+    codecs = {"on": [""], "off": ["/off"], "both": ["", "/off"]}[args.codec]
+    vias = [f"{v}{c}" for v in vias for c in codecs]  # "direct", "direct/off", ...
     order = ["baseline", *vias] if args.baseline_first else [*vias, "baseline"]
     if args.tuned:
         order.insert(order.index("baseline"), "tuned")
     if args.order:
         order = [x for x in args.order.split(",") if x in ("baseline", "tuned") or x in vias]
+    prefixes = {step: f"{step[0].upper()}{'X' if step.endswith('/off') else ''}" for step in order}
     results: dict[str, list[dict[str, Any]]] = {step: [] for step in order}
     h.say(f"phases: {', '.join(order)} × {args.rounds}")
     if args.what_if_only:
@@ -174,10 +181,12 @@ async def main(args: argparse.Namespace) -> None:
             for rnd in range(args.rounds if order else 0):
                 for step in order:
                     kind = "baseline" if step == "baseline" else "vangnet"
-                    via = step if step in ("direct", "api") else "direct"
+                    route, _, off = step.partition("/")
+                    via = route if route in ("direct", "api") else "direct"
                     knobs = args.tuned if step == "tuned" else None
                     results[step].append(await run_phase(
-                        server, wd, args, kind, via, prefix=f"{step[0].upper()}{rnd}", knobs=knobs))
+                        server, wd, args, kind, via, prefix=f"{prefixes[step]}{rnd}", knobs=knobs,
+                        codec="off" if off else "on"))
     what_if: dict[str, list[dict[str, Any]]] = {}
     if args.what_if or args.what_if_only:
         with h.workdir(args.keep) as wd:
@@ -196,7 +205,9 @@ async def main(args: argparse.Namespace) -> None:
         base = results["baseline"]
     for via in vias:
         r = results[via]
-        label = "signal-with-start" if via == "direct" else "intake batch API"
+        route, _, off = via.partition("/")
+        label = ("signal-with-start" if route == "direct" else "intake batch API") + (
+            ", codec off" if off else ", codec on")
         eps, beps = _median(r, "events_per_s"), _median(base, "events_per_s")
         rows += [
             h.Row(f"events/s to tenant_notice_sent ({label})", eps, beps, "ratio ≥ 0.8", eps / beps >= 0.8),
@@ -239,6 +250,8 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     h.common_args(p, n=5000)
     p.add_argument("--via", choices=("direct", "api", "both"), default="direct")
+    p.add_argument("--codec", choices=("on", "off", "both"), default="on",
+                   help="vangnet's payload encryption (issue 12): on, off, or both phases")
     p.add_argument("--concurrency", type=int, default=32, help="signal-with-start calls in flight")
     p.add_argument("--batch-size", type=int, default=500, help="events per batch API call")
     p.add_argument("--api-concurrency", type=int, default=2, help="batch API calls in flight")

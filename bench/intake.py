@@ -36,6 +36,7 @@ def _env(server: h.Server, worker: h.WorkerProc, port: int) -> dict[str, str]:
         "DATABASE_URL": worker.database_url or "",
         "VANGNET_API_HOST": "127.0.0.1",
         "VANGNET_API_PORT": str(port),
+        **h.codec_env(worker.codec),  # the worker's payload codec
     }
 
 

@@ -19,6 +19,7 @@ history first: a case hears of an eviction weeks after it opened. `--cache warm`
     .venv/bin/python -m bench.latency                 # N=600 at 10/s (one minute of load)
     .venv/bin/python -m bench.latency --n 100         # quick
     .venv/bin/python -m bench.latency --via api       # POST /v1/events (when the intake exists)
+    .venv/bin/python -m bench.latency --codec both    # vangnet with payload encryption and without
 """
 
 from __future__ import annotations
@@ -110,18 +111,20 @@ async def measure(client: Any, kind: str, refs: list[str], sent: dict[str, tuple
 
 
 async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: str, via: str,
-                    prefix: str) -> dict[str, Any]:
+                    prefix: str, codec: str = "on") -> dict[str, Any]:
     refs = [cases.tenancy(prefix, i) for i in range(args.n)]
     tq = f"latency-{prefix.lower()}"
-    client = await server.client()
+    client = await server.client(codec if kind == "vangnet" else "bare")
     worker_args = args.worker_args.split() if (args.worker_args and kind == "vangnet") else []
     async with contextlib.AsyncExitStack() as stack:
-        w = await stack.enter_async_context(h.worker_process(kind, server, tq, wd, worker_args=worker_args))
+        w = await stack.enter_async_context(h.worker_process(kind, server, tq, wd, worker_args=worker_args,
+                                                             codec=codec))
         h.say(f"{kind}: opening {args.n} cases")
         await open_fleet(client, tq, kind, refs, w, args.concurrency)
         if args.cache == "cold":  # a fresh worker: every case must be replayed from its history
             w.proc.stop()
-            w = await stack.enter_async_context(h.worker_process(kind, server, tq, wd, worker_args=worker_args))
+            w = await stack.enter_async_context(h.worker_process(kind, server, tq, wd, worker_args=worker_args,
+                                                                 codec=codec))
         if via == "api":
             api = await stack.enter_async_context(intake.intake(server, w, wd))
         else:
@@ -148,7 +151,8 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
     summary = {k: {f"p{p}": h.percentile(v, p) for p in (50, 95, 99, 100)} for k, v in lat.items()}
     h.say(f"  {kind}: accepted→timeline p50 {summary['to_timeline']['p50']*1000:.0f} ms, "
           f"p99 {summary['to_timeline']['p99']*1000:.0f} ms")
-    return {"kind": kind, "via": via, "n": args.n, "rate": args.rate, "cache": args.cache,
+    return {"kind": kind, "via": via, "codec": codec if kind == "vangnet" else "bare",
+            "n": args.n, "rate": args.rate, "cache": args.cache,
             "latency_s": summary, "raw_s": {k: [round(x, 4) for x in v] for k, v in lat.items()}, **meter.summary(),
             "cpu_ms_per_event": {k: 1000 * v / args.n for k, v in meter.used.items() if k != "machine"}}
 
@@ -158,33 +162,41 @@ async def main(args: argparse.Namespace) -> None:
     if via == "api" and not intake.available():
         h.say("the intake (starter/api.py) does not exist yet: signalling directly")
         via = "direct"
+    codecs = {"on": ["on"], "off": ["off"], "both": ["on", "off"]}[args.codec]
+    phases = [("vangnet" if c == "on" else "vangnet/off", "vangnet", c) for c in codecs]
+    phases.append(("baseline", "baseline", "bare"))
     results: dict[str, Any] = {}
     with h.workdir(args.keep) as wd:
         async with h.dev_server(wd, persistence=args.persistence) as server:
             h.say(f"dev server on {server.address} ({args.persistence}), work dir {wd}")
-            for i, kind in enumerate(("vangnet", "baseline")):
-                results[kind] = await run_phase(server, wd, args, kind,
+            for i, (name, kind, codec) in enumerate(phases):
+                results[name] = await run_phase(server, wd, args, kind,
                                                 via if kind == "vangnet" else "direct",
-                                                prefix=f"L{kind[0].upper()}{i}")
-    v, b = results["vangnet"]["latency_s"], results["baseline"]["latency_s"]
+                                                prefix=f"L{name[0].upper()}{'X' if codec == 'off' else ''}{i}",
+                                                codec=codec if kind == "vangnet" else "on")
+    b = results["baseline"]["latency_s"]
     ms = "{:,.0f}"
-    rows = [
-        h.Row("accepted → on timeline p50 (ms)", v["to_timeline"]["p50"] * 1000, b["to_timeline"]["p50"] * 1000, fmt=ms),
-        h.Row("accepted → on timeline p95 (ms)", v["to_timeline"]["p95"] * 1000, b["to_timeline"]["p95"] * 1000, fmt=ms),
-        h.Row("accepted → on timeline p99 (ms)", v["to_timeline"]["p99"] * 1000, b["to_timeline"]["p99"] * 1000,
-              "p99 < 1000 ms", v["to_timeline"]["p99"] < 1.0, fmt=ms),
-        h.Row("accepted → delivered p50 (ms)", v["to_delivered"]["p50"] * 1000, b["to_delivered"]["p50"] * 1000, fmt=ms),
-        h.Row("accepted → delivered p99 (ms)", v["to_delivered"]["p99"] * 1000, b["to_delivered"]["p99"] * 1000, fmt=ms),
-        h.Row("request sent → on timeline p99 (ms)", v["send_to_timeline"]["p99"] * 1000,
-              b["send_to_timeline"]["p99"] * 1000, fmt=ms),
-        h.Row("accept call p99 (ms)", v["accept_call"]["p99"] * 1000, b["accept_call"]["p99"] * 1000, fmt=ms),
-        h.Row("server CPU ms per event", results["vangnet"]["cpu_ms_per_event"]["server"],
-              results["baseline"]["cpu_ms_per_event"]["server"]),
-        h.Row("worker CPU ms per event", results["vangnet"]["cpu_ms_per_event"]["worker"],
-              results["baseline"]["cpu_ms_per_event"]["worker"]),
-        h.Row("other load on the machine (cores)", results["vangnet"]["foreign_cores"],
-              results["baseline"]["foreign_cores"], fmt="{:.2f}"),
-    ]
+    rows = []
+    for name, _, codec in phases[:-1]:
+        v = results[name]["latency_s"]
+        tag = f" (codec {codec})" if len(phases) > 2 or codec == "off" else ""
+        rows += [
+            h.Row(f"accepted → on timeline p50 (ms){tag}", v["to_timeline"]["p50"] * 1000, b["to_timeline"]["p50"] * 1000, fmt=ms),
+            h.Row(f"accepted → on timeline p95 (ms){tag}", v["to_timeline"]["p95"] * 1000, b["to_timeline"]["p95"] * 1000, fmt=ms),
+            h.Row(f"accepted → on timeline p99 (ms){tag}", v["to_timeline"]["p99"] * 1000, b["to_timeline"]["p99"] * 1000,
+                  "p99 < 1000 ms", v["to_timeline"]["p99"] < 1.0, fmt=ms),
+            h.Row(f"accepted → delivered p50 (ms){tag}", v["to_delivered"]["p50"] * 1000, b["to_delivered"]["p50"] * 1000, fmt=ms),
+            h.Row(f"accepted → delivered p99 (ms){tag}", v["to_delivered"]["p99"] * 1000, b["to_delivered"]["p99"] * 1000, fmt=ms),
+            h.Row(f"request sent → on timeline p99 (ms){tag}", v["send_to_timeline"]["p99"] * 1000,
+                  b["send_to_timeline"]["p99"] * 1000, fmt=ms),
+            h.Row(f"accept call p99 (ms){tag}", v["accept_call"]["p99"] * 1000, b["accept_call"]["p99"] * 1000, fmt=ms),
+            h.Row(f"server CPU ms per event{tag}", results[name]["cpu_ms_per_event"]["server"],
+                  results["baseline"]["cpu_ms_per_event"]["server"]),
+            h.Row(f"worker CPU ms per event{tag}", results[name]["cpu_ms_per_event"]["worker"],
+                  results["baseline"]["cpu_ms_per_event"]["worker"]),
+            h.Row(f"other load on the machine (cores){tag}", results[name]["foreign_cores"],
+                  results["baseline"]["foreign_cores"], fmt="{:.2f}"),
+        ]
     print(h.table(f"Event-to-action latency, N={args.n} at {args.rate}/s, {args.cache} cache, via {via}", rows))
     h.save("latency", {"args": vars(args), "results": results}, args.json)
 
@@ -195,6 +207,8 @@ def parser() -> argparse.ArgumentParser:
     h.common_args(p, n=600)
     p.add_argument("--rate", type=float, default=10.0, help="events per second (default 10)")
     p.add_argument("--via", choices=("direct", "api"), default="direct")
+    p.add_argument("--codec", choices=("on", "off", "both"), default="on",
+                   help="vangnet's payload encryption (issue 12): on, off, or both phases")
     p.add_argument("--cache", choices=("cold", "warm"), default="cold")
     p.add_argument("--concurrency", type=int, default=32, help="signal-with-start calls in flight (opening)")
     p.add_argument("--worker-args", default="", help="tuning knobs for the vangnet worker")

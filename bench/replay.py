@@ -41,6 +41,7 @@ from bench import cases, lifecycle
 from bench.baseline import BaselineWorkflow
 from vangnet.audit import CaseReplayer, ParallelReplayer, audit_episode, default_jobs
 from vangnet.audit.history import make_run
+from vangnet.temporal_client import project_data_converter
 from workflows import TenantCaseWorkflow
 
 
@@ -49,7 +50,8 @@ async def generate(args: argparse.Namespace, wd: Path) -> tuple[list[WorkflowHis
         h.say(f"dev server on {server.address}; generating {args.n} full-lifecycle cases")
         async with h.worker_process("vangnet", server, "replay-v", wd) as _v, \
                 h.worker_process("baseline", server, "replay-b", wd) as _b:
-            client = await server.client()
+            client = await server.client()  # vangnet's, encrypting (issue 12)
+            bare = await server.client("bare")  # the baseline's
             skipper = lifecycle.skipper_for(client)
             names = list(lifecycle.SCENARIOS)
             t0 = time.monotonic()
@@ -59,7 +61,7 @@ async def generate(args: argparse.Namespace, wd: Path) -> tuple[list[WorkflowHis
             vh = [await hd.fetch_history() for hd in handles]
             h.say(f"  {len(vh)} vangnet lifecycles in {time.monotonic() - t0:.0f}s; mirroring them")
             bhandles = await lifecycle.gather(
-                [lifecycle.run_baseline(client, "replay-b", lifecycle.baseline_script(x), f"R{i:05d}")
+                [lifecycle.run_baseline(bare, "replay-b", lifecycle.baseline_script(x), f"R{i:05d}")
                  for i, x in enumerate(vh)], args.concurrency)
             bh = [await hd.fetch_history() for hd in bhandles]
     return vh, bh
@@ -107,7 +109,8 @@ def _share(path: str, sub: str, start: int, step: int, repeat: int, unsandboxed:
     mine = (vh if sub == "vangnet" else bh)[start::step]
     wf = TenantCaseWorkflow if sub == "vangnet" else BaselineWorkflow
     kw = {"workflow_runner": UnsandboxedWorkflowRunner()} if unsandboxed else {}
-    replayer = Replayer(workflows=[wf], data_converter=pydantic_data_converter, **kw)
+    conv = project_data_converter(read_only=True) if sub == "vangnet" else pydantic_data_converter
+    replayer = Replayer(workflows=[wf], data_converter=conv, **kw)
 
     async def go() -> tuple[int, float]:
         await replayer.replay_workflows(_aiter(mine[:2]))
@@ -208,7 +211,7 @@ async def main(args: argparse.Namespace) -> None:
     avg = {k: {f: statistics.mean(s[f] for s in v) for f in v[0]} for k, v in shapes.items()}
     h.say(f"history shape (mean): vangnet {avg['vangnet']}")
     h.say(f"                      baseline {avg['baseline']}")
-    conv = pydantic_data_converter
+    conv = project_data_converter(read_only=True)  # vangnet's histories are encrypted
     results: dict[str, Any] = {"shape": avg}
     h.say(f"replaying {len(vh)} × {args.repeat} vangnet histories")
     v_replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=conv)
@@ -217,7 +220,8 @@ async def main(args: argparse.Namespace) -> None:
     with h.pyspy(os.getpid(), profile):
         results["vangnet"] = await replay(v_replayer, vh, args.repeat, args.rounds)
     h.say(f"replaying {len(bh)} × {args.repeat} baseline histories")
-    results["baseline"] = await replay(Replayer(workflows=[BaselineWorkflow], data_converter=conv),
+    results["baseline"] = await replay(Replayer(workflows=[BaselineWorkflow],
+                                                data_converter=pydantic_data_converter),
                                        bh, args.repeat, args.rounds)
     if args.unsandboxed:
         h.say("replaying the vangnet histories with the unsandboxed runner")

@@ -55,11 +55,14 @@ async def driven_lifecycle(wd: Path) -> dict[str, Any]:
     from temporalio.testing._timeskipping import TimeSkippingConfig
     from temporalio.worker import Worker
 
+    from temporalio.client import Client
+
     from bench import lifecycle
     from bench.baseline import BaselineWorkflow, noop
     from vangnet.search_attributes import dev_server_flags
     from vangnet.settings import Settings
     from vangnet.store import Store
+    from vangnet.temporal_client import project_data_converter
     from workers import build_worker
 
     t0 = time.monotonic()
@@ -68,7 +71,7 @@ async def driven_lifecycle(wd: Path) -> dict[str, Any]:
         dev_server_existing_path=shutil.which("temporal", path=str(Path(h.PYTHON).parent)) or h.temporal_binary(),
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
                                "--log-level", "error", *dev_server_flags()],
-        data_converter=pydantic_data_converter,
+        data_converter=project_data_converter(),  # as tests/conftest.py: payloads encrypted
     )
     t_env = time.monotonic() - t0
     res: dict[str, Any] = {"env_start_s": t_env}
@@ -76,9 +79,10 @@ async def driven_lifecycle(wd: Path) -> dict[str, Any]:
         store = await Store.open(Settings(DATABASE_URL=f"sqlite+aiosqlite:///{wd}/suite.db"))
         try:
             client = env.client
+            bare = Client(**{**client.config(), "data_converter": pydantic_data_converter})
             skipper = lifecycle.skipper_for(client)
             async with build_worker(client, store, "suite-v"), \
-                    Worker(client, task_queue="suite-b", workflows=[BaselineWorkflow], activities=[noop]):
+                    Worker(bare, task_queue="suite-b", workflows=[BaselineWorkflow], activities=[noop]):
                 for attempt in ("warm-up", "measured"):
                     t0 = time.monotonic()
                     handle = await lifecycle.run_case(client, skipper, "suite-v", "resolved")
@@ -89,7 +93,7 @@ async def driven_lifecycle(wd: Path) -> dict[str, Any]:
                     t0 = time.monotonic()
                     # the same fast-forwards: the baseline's timers are real, so only signals and
                     # activities are mirrored; its 20 ms timers stand in for the skipped time
-                    await lifecycle.run_baseline(client, "suite-b", script, f"S{attempt}")
+                    await lifecycle.run_baseline(bare, "suite-b", script, f"S{attempt}")
                     res[f"baseline_{attempt}_s"] = time.monotonic() - t0
         finally:
             await store.close()

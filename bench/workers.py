@@ -57,6 +57,7 @@ async def _baseline(stats: str | None, kwargs: dict[str, Any]) -> None:
     import json
     import os
 
+    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
     from bench.baseline import BaselineWorkflow, noop, stats_snapshot
@@ -75,7 +76,8 @@ async def _baseline(stats: str | None, kwargs: dict[str, Any]) -> None:
                 seen = snap
             await asyncio.sleep(0.1)
 
-    client = await connect()
+    # bare: pydantic JSON, no payload codec (vangnet's worker encrypts, issue 12)
+    client = await connect(data_converter=pydantic_data_converter)
     worker = Worker(
         client,
         task_queue=get_settings().task_queue,

@@ -51,11 +51,12 @@ def _check_format(fmt: str) -> str:
 
 
 async def _connect():
-    from vangnet.temporal_client import connect, connect_config
+    from vangnet.temporal_client import connect, connect_config, project_data_converter
 
     target = connect_config().get("target_host")
     try:
-        return await connect()
+        # Audit and export only read: plain histories need no key, encrypted ones need theirs.
+        return await connect(data_converter=project_data_converter(read_only=True))
     except Exception as err:  # noqa: BLE001 - one line for the operator
         fail(f"cannot connect to Temporal at {target}: {err}")
 
@@ -158,12 +159,20 @@ def audit(
 
 
 async def _audit_case(case_id: str, run: str | None, fmt: str, sandboxed: bool) -> int:
-    from vangnet.audit import CaseReplayer
-
     client = await _connect_or_none()
     async with _archive_store() as store:
         runs = await _episode(client, store, case_id, run)
-    return _print_case(await CaseReplayer(quiet=True, sandboxed=sandboxed).replay(runs), fmt)
+    return _print_case(await _replay(runs, sandboxed), fmt)
+
+
+async def _replay(runs, sandboxed: bool):  # noqa: ANN001, ANN202 - list[Run] -> ReplayedEpisode
+    """Replay one episode; a history this process cannot decrypt is an error (exit 1)."""
+    from vangnet.audit import CaseReplayer, HistoryError
+
+    try:
+        return await CaseReplayer(quiet=True, sandboxed=sandboxed).replay(runs)
+    except HistoryError as err:
+        fail(str(err))
 
 
 async def _audit_files(paths: list[Path], case_id: str | None, fmt: str, sandboxed: bool) -> int:
@@ -178,7 +187,7 @@ async def _audit_files(paths: list[Path], case_id: str | None, fmt: str, sandbox
     runs = episodes[0]
     if case_id and runs[0].case_id != case_id:
         fail(f"the files hold case {runs[0].case_id}, not {case_id}")
-    return _print_case(await CaseReplayer(quiet=True, sandboxed=sandboxed).replay(runs), fmt)
+    return _print_case(await _replay(runs, sandboxed), fmt)
 
 
 def _print_case(episode, fmt: str) -> int:  # noqa: ANN001 - ReplayedEpisode
@@ -226,6 +235,7 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
     from vangnet.archive import archived_episode_heads, fetch_episode_with_archive, load_episode
     from vangnet.audit import (
         CaseReplayer,
+        HistoryError,
         ParallelReplayer,
         RegionSummary,
         audit_episode,
@@ -304,6 +314,9 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
         except BrokenProcessPool as err:
             producer.cancel()
             fail(f"a replaying worker process stopped ({err}); try --jobs 1")
+        except HistoryError as err:  # a history this process cannot decrypt
+            producer.cancel()
+            fail(str(err))
         await producer
         progress.update(task, completed=len(episodes))
     # Fetched and replayed in whatever order they finish: report them in a fixed one.

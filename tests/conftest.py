@@ -6,19 +6,30 @@ The environment is built in exactly one place (`temporal_env`); see
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 
+from vangnet import codec
 from vangnet.search_attributes import dev_server_flags
 from vangnet.settings import Settings
 from vangnet.store import Store
+from vangnet.temporal_client import project_data_converter
+
+# Payload encryption in every test, with the public test keys (tests/codec-test-keys, FOR TESTS
+# ONLY), whatever the developer's own environment says; subprocesses inherit it.
+TEST_KEY_FILE = Path(__file__).resolve().parent / "codec-test-keys"
+for _name in (codec.ENV_KEYS, codec.ENV_SWITCH):
+    os.environ.pop(_name, None)
+os.environ[codec.ENV_KEY_FILE] = str(TEST_KEY_FILE)
+codec.process_keyring.cache_clear()
 
 
 def temporal_binary() -> str:
@@ -40,7 +51,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
             "--log-level", "error",
             *dev_server_flags(),
         ],
-        data_converter=pydantic_data_converter,
+        data_converter=project_data_converter(),
     )
     async with env:
         yield env

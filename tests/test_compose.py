@@ -266,3 +266,28 @@ def test_bind_mounted_files_exist(services):
             if arg.startswith("/scripts/"):
                 mounted = [v for v in service.get("volumes", []) if isinstance(v, str) and f":{arg}" in v]
                 assert mounted, f"{name} runs {arg} but does not mount it"
+
+
+def test_payloads_are_encrypted_and_the_ui_decrypts_through_the_codec_service(services):
+    """Issue 12: every vangnet process holds the payload keys; the UI calls the codec service
+    with its login cookie; the codec service shares the case store (the operators' API keys)."""
+    for name in ("worker", "intake", "codec"):
+        assert "VANGNET_CODEC_KEYS" in env_of(services[name]), name
+    codec = services["codec"]
+    assert codec["command"] == ["python", "-m", "vangnet.codec_server"]
+    assert env_of(codec)["DATABASE_URL"] == env_of(services["worker"])["DATABASE_URL"]
+    assert [str(p) for p in codec["ports"]] == ["127.0.0.1:8234:8234"]
+    # the operators' UI (behind Caddy, OIDC) reaches the codec server under its own host and passes
+    # the user's access token, which the codec server checks against the identity provider
+    ui = env_of(services["temporal-ui"])
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].startswith("https://")
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    assert "VANGNET_CODEC_OIDC_JWKS_URL" in env_of(codec)
+    # the administrators' UI (loopback) sends the codec server's login cookie
+    admin = env_of(services["temporal-ui-admin"])
+    assert admin["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8234"
+    assert admin["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    origins = env_of(codec)["VANGNET_CODEC_UI_ORIGINS"].split(",")
+    assert "http://localhost:8233" in origins and any(o.startswith("https://") for o in origins)
+

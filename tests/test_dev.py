@@ -155,3 +155,30 @@ def test_bytecode_is_written_even_where_the_environment_forbids_it(dev, tmp_path
     (package / "case.py").write_text("X = 1\n")
     dev.compile_bytecode(tmp_path, ("workflows", "missing"))
     assert list((package / "__pycache__").glob("case.*.pyc"))
+
+
+def test_the_dev_server_gets_the_codec_endpoint(tmp_path, dev):
+    cmd = dev.temporal_command(Path("t"), port=1, ui_port=2, db_file=tmp_path / "t.db",
+                               search_attribute_flags=[], news_flag=False,
+                               codec_endpoint="http://localhost:8234")
+    assert "--ui-codec-endpoint http://localhost:8234" in " ".join(cmd)
+
+
+def test_run_creates_a_development_payload_key_once_and_says_so(tmp_path, dev, monkeypatch, capsys):
+    from vangnet import codec
+
+    key_file = tmp_path / "data" / "codec-keys"
+    monkeypatch.setattr(dev, "DEV_KEY_FILE", key_file)
+    monkeypatch.setattr(dev, "ROOT", tmp_path)
+    python = Path(sys.executable)
+    env: dict[str, str] = {}
+    dev.codec_keys(python, env)
+    assert "created a development payload key in data/codec-keys" in capsys.readouterr().out
+    assert env["VANGNET_CODEC_KEY_FILE"] == str(key_file)
+    [key_id] = codec.parse_keys(key_file.read_text(), str(key_file)).ids
+    dev.codec_keys(python, env := {})
+    assert capsys.readouterr().out == "" and env["VANGNET_CODEC_KEY_FILE"] == str(key_file)
+    assert codec.parse_keys(key_file.read_text(), str(key_file)).ids == [key_id]  # kept
+    configured = {"VANGNET_CODEC_KEYS": "x:" + "A" * 44}
+    dev.codec_keys(python, configured)
+    assert configured == {"VANGNET_CODEC_KEYS": "x:" + "A" * 44}  # the operator's own keys win

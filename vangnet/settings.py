@@ -6,6 +6,7 @@ The Temporal connection is not here: it comes from Temporal's own environment co
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +53,33 @@ class Settings(BaseSettings):
     quarterly_report_cron: str = Field(default="", validation_alias="VANGNET_QUARTERLY_REPORT_CRON")
     annual_report_cron: str = Field(default="0 7 15 1 *", validation_alias="VANGNET_ANNUAL_REPORT_CRON")
     purge_cron: str = Field(default="30 3 * * *", validation_alias="VANGNET_PURGE_CRON")
+    # The codec server (vangnet/codec_server.py) that decrypts payloads for the Web UI.
+    codec_host: str = Field(default="127.0.0.1", validation_alias="VANGNET_CODEC_HOST")
+    codec_port: int = Field(default=8234, validation_alias="VANGNET_CODEC_PORT")
+    # The Web UI origins allowed to call it (comma-separated); default: the dev server's UI.
+    codec_ui_origins: str = Field(default="", validation_alias="VANGNET_CODEC_UI_ORIGINS")
+    codec_session_hours: float = Field(default=8.0, gt=0, le=24 * 7,
+                                       validation_alias="VANGNET_CODEC_SESSION_HOURS")
+    # A Web UI behind an identity provider passes its users' OIDC access token ("Pass the user
+    # access token"): the codec server accepts it when these are set (all three).
+    codec_oidc_jwks_url: str = Field(default="", validation_alias="VANGNET_CODEC_OIDC_JWKS_URL")
+    codec_oidc_issuer: str = Field(default="", validation_alias="VANGNET_CODEC_OIDC_ISSUER")
+    codec_oidc_audience: str = Field(default="", validation_alias="VANGNET_CODEC_OIDC_AUDIENCE")
+    # The token claim listing the user's roles (a list, or a space-separated string), and the
+    # roles that make an operator or an auditor.
+    codec_oidc_roles_claim: str = Field(default="groups", validation_alias="VANGNET_CODEC_OIDC_ROLES_CLAIM")
+    codec_oidc_operator_role: str = Field(default="vangnet-operator",
+                                          validation_alias="VANGNET_CODEC_OIDC_OPERATOR_ROLE")
+    codec_oidc_auditor_role: str = Field(default="vangnet-auditor",
+                                         validation_alias="VANGNET_CODEC_OIDC_AUDITOR_ROLE")
+
+    def ui_origins(self) -> list[str]:
+        """Where the Web UI is served from: VANGNET_CODEC_UI_ORIGINS, else the dev server's UI
+        (`dev.py run`) on VANGNET_UI_PORT, by both its names."""
+        if self.codec_ui_origins.strip():
+            return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
+        port = os.environ.get("VANGNET_UI_PORT", "").strip() or "8233"
+        return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
 
 
 @lru_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
 from vangnet import tracing
@@ -18,9 +18,19 @@ def connect_config() -> dict[str, Any]:
     return config
 
 
+def project_data_converter(*, read_only: bool = False) -> DataConverter:
+    """The data converter of every client, worker and replayer: pydantic JSON, payloads
+    encrypted with the process's keys (vangnet/codec.py). Raises CodecConfigError without keys,
+    unless `read_only` (replaying and reading histories)."""
+    from vangnet.codec import data_converter, process_keyring
+
+    return data_converter(process_keyring(read_only))
+
+
 async def connect(**overrides: Any) -> Client:
     config = connect_config()
     config.setdefault("interceptors", tracing.client_interceptors())  # issue 13: OTEL_* tracing
     config.update(overrides)
     target = config.pop("target_host")
-    return await Client.connect(target, data_converter=pydantic_data_converter, **config)
+    config.setdefault("data_converter", project_data_converter())
+    return await Client.connect(target, **config)

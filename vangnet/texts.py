@@ -3,7 +3,13 @@ first line of each inbox message. Plain Dutch, no personal data (cases are known
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# A reason or outcome code of the rules core (`summons_served`, `withdrawn`): the only reasons
+# these texts show. Free text (an event's own `reason`, a reason that echoes input) never goes
+# into a summary or the current details (issue 12): it stays in the encrypted case state.
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 ACTION = {
     "tenant_notice_sent": "Brief aan huurder: achterstand en zorgen worden gemeld",
@@ -115,7 +121,7 @@ STAGE = {
 
 def action_summary(action: str, reason: str | None = None) -> str:
     text = ACTION.get(action, action)
-    if reason:
+    if reason and _CODE.match(reason):
         text = f"{text} — {REASON.get(reason, reason.replace('_', ' '))}"
     return text[:200]
 
@@ -153,11 +159,13 @@ def euro(cents: int) -> str:
 
 
 def timeline_line(category: str, kind: str, detail: dict[str, Any]) -> str:
-    """One timeline entry in Dutch, for the UI's current details."""
+    """One timeline entry in Dutch, for the UI's current details: names and codes only. Why an
+    event was ignored is not shown (the reason may echo what was sent: an unknown event name, a
+    field name, a source); it is in the case's timeline, which only the codec server decrypts."""
     if category == "action":
         return action_summary(kind, detail.get("reason"))
     if category == "deadline":
-        return f"verstreken: {DEADLINE_NAME.get(kind, kind)}"
+        return f"verstreken: {DEADLINE_NAME.get(kind, 'termijn')}"
     if category == "ignored":
-        return f"{EVENT.get(kind, kind)} ({detail.get('reason', '')})"
-    return EVENT.get(kind, kind)
+        return EVENT.get(kind, "onbekende melding")
+    return EVENT.get(kind, "onbekende melding")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import pytest_asyncio
 import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.webhooks import verify
@@ -113,7 +112,7 @@ async def test_each_inbox_message_is_posted_signed_to_the_partys_webhook(api, re
         and e.marker_recorded_event_attributes.marker_name == "core_patch"
     }
     assert "webhooks-v1" in patches, f"the webhooks-v1 patch marker is missing (found {patches})"
-    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=api.client.data_converter)
     await replayer.replay_workflow(history)
 
 

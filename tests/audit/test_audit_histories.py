@@ -6,6 +6,9 @@ processes. Offline: no server needed."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import starter.audit  # noqa: F401 - registers the audit and export commands
 from starter.audit import NOT_DETERMINISTIC_EXIT, replay_processes
 from starter.cli import app
 from tests.audit.changed_workflow import ChangedCaseWorkflow
-from tests.histories import history_files
+from tests.histories import encrypted_history_files, history_files
 from vangnet import calendar
 from vangnet.audit import (
     CaseAudit,
@@ -328,3 +331,35 @@ def test_export_paths_file_folder_and_runs(tmp_path):
     assert export_paths("case-x", "newdir/", 1) == [Path("newdir/case-x.json")]
     assert export_paths("case-x", "newdir/", 2) == [Path("newdir/case-x.1.json"),
                                                    Path("newdir/case-x.2.json")]
+
+
+# ---- encrypted histories (issue 12) ---------------------------------------------------------
+
+async def test_an_encrypted_history_is_audited_with_the_keys_it_was_written_with():
+    """tests/histories/encrypted/key_rotation.json: written under test-1, then test-2; this
+    process holds both test keys (tests/conftest.py). In this process and in worker processes."""
+    [runs] = read_history_files(encrypted_history_files())
+    here = audit_episode(await CaseReplayer().replay(runs))
+    assert here.deterministic and here.case["outcome"] == "resolved"
+    assert set(verdicts(here).values()) == {"met"}
+    with ParallelReplayer(jobs=2) as replayer:
+        [there] = [audit_episode(e) async for e in replayer.replay_many(_each([runs]))]
+    assert render_case(there, "json") == render_case(here, "json")
+
+
+@pytest.mark.parametrize("held", ["test-1", "test-2"])
+def test_a_history_under_a_key_this_process_lacks_is_a_clear_error(tmp_path, held):
+    """Not 'not deterministic' (exit 3): an error (exit 1) that names the missing key."""
+    from tests.conftest import TEST_KEY_FILE
+
+    only = tmp_path / "keys"
+    only.write_text("".join(line + "\n" for line in TEST_KEY_FILE.read_text().splitlines()
+                            if line.startswith(held + ":")))
+    missing = {"test-1": "test-2", "test-2": "test-1"}[held]
+    result = subprocess.run(
+        [sys.executable, "-m", "starter", "audit", "--history", str(encrypted_history_files()[0])],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "VANGNET_CODEC_KEY_FILE": str(only)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"key '{missing}', which this process does not hold (keys held: {held})" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -3,7 +3,14 @@
 The top-level files are the scenarios as the current workflow code makes them (rewritten by
 test_regenerate.py). When a patch changes the command sequence, the files made before it move to
 archive/before-<patch>/ and stay there as long as such cases may be running: the replay test runs
-over both, so the patched code is checked against old and new cases."""
+over both, so the patched code is checked against old and new cases.
+
+The top-level files and the archive were recorded before payload encryption (issue 12): their
+payloads are plain, and they must keep replaying (the codec passes plain payloads through). A
+regeneration writes the top-level files encrypted with the test keys (the test environment's
+data converter); the archive keeps the plain ones.
+encrypted/ holds histories whose payloads are encrypted with the public test keys in
+tests/codec-test-keys (FOR TESTS ONLY), one of them across a key rotation (rotation.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from pathlib import Path
 
 HISTORIES = Path(__file__).resolve().parent
 ARCHIVE = HISTORIES / "archive"
+ENCRYPTED = HISTORIES / "encrypted"
 
 
 def history_files(name: str | None = None) -> list[Path]:
@@ -24,6 +32,11 @@ def history_files(name: str | None = None) -> list[Path]:
 def archived_history_files() -> list[Path]:
     """Histories made by earlier workflow code (archive/before-<patch>/*.json)."""
     return sorted(ARCHIVE.glob("*/*.json"))
+
+
+def encrypted_history_files() -> list[Path]:
+    """Histories with encrypted payloads (encrypted/*.json, the test keys)."""
+    return sorted(ENCRYPTED.glob("*.json"))
 
 
 def patches_taken(path: Path) -> set[str]:

@@ -9,7 +9,8 @@ import os
 import pytest
 
 from starter.audit import export_paths
-from tests.histories import HISTORIES, history_files
+from tests.histories import ENCRYPTED, HISTORIES, history_files
+from tests.histories.rotation import run_rotated_case
 from tests.histories.scenarios import SCENARIOS
 from vangnet.audit import fetch_episode, history_json
 from vangnet.scenarios import Region, RunResult, run_all, wait_settled
@@ -36,6 +37,14 @@ async def test_regenerate_histories(temporal_env, worker, task_queue):
     names = {p.name.split(".")[0] for p in history_files()}
     assert names == {s.name for s in SCENARIOS}
     assert len(history_files("continue_as_new")) >= 2, "the history limit did not continue-as-new"
+
+
+async def test_regenerate_encrypted_histories(temporal_env, store, task_queue):
+    """encrypted/key_rotation.json: a full case across a key rotation (tests/histories/rotation.py)."""
+    handle = await run_rotated_case(temporal_env, store, task_queue, "H-key-rotation")
+    [run] = await fetch_episode(temporal_env.client, handle.id)
+    ENCRYPTED.mkdir(exist_ok=True)
+    (ENCRYPTED / "key_rotation.json").write_text(history_json(run.history), encoding="utf-8")
 
 
 async def settled_episode(client, handle, attempts: int = 100):  # noqa: ANN001, ANN201

@@ -1,5 +1,9 @@
-"""Every checked-in history (tests/histories/*.json, and the archived ones made by earlier code)
-replays with the current workflow code.
+"""Every checked-in history (tests/histories/*.json, the archived ones made by earlier code, and
+the encrypted ones in tests/histories/encrypted/) replays with the current workflow code.
+
+The plain histories were recorded before payload encryption: the codec passes them through. The
+encrypted ones decrypt with the public test keys (tests/codec-test-keys, for tests only) that
+tests/conftest.py gives this process.
 
 A failure here means a change to workflows/ or vangnet/rules.py would break running cases: guard
 the change with `workflow.patched(...)` (see workflows/case.py) instead of editing the history."""
@@ -8,15 +12,24 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.histories import HISTORIES, archived_history_files, history_files, patches_taken
+from tests.histories import (
+    HISTORIES,
+    archived_history_files,
+    encrypted_history_files,
+    history_files,
+    patches_taken,
+)
+from tests.histories.rotation import NEW_KEY, OLD_KEY
+from vangnet import codec
 from vangnet.audit import read_history_file
+from vangnet.temporal_client import project_data_converter
 from workflows import TenantCaseWorkflow
 
 FILES = history_files()
-ALL_FILES = FILES + archived_history_files()
+ENCRYPTED_FILES = encrypted_history_files()
+ALL_FILES = FILES + archived_history_files() + ENCRYPTED_FILES
 
 
 def test_there_are_histories_for_every_path():
@@ -34,9 +47,27 @@ def test_the_code_before_each_patch_is_kept():
     assert {p.parent.name for p in archived_history_files()} >= {"before-lean-steps-v1"}
 
 
+def test_the_encrypted_histories_are_encrypted_across_a_key_rotation():
+    """The guard is real: encrypted/ holds a history whose every case payload is encrypted, with
+    the old key and the new one; and histories recorded before encryption are replayed too."""
+    assert ENCRYPTED_FILES
+    for path in ENCRYPTED_FILES:
+        history = WorkflowHistory.from_json("fixture", path.read_text(encoding="utf-8"))
+        payloads = [p for e in history.events for p in codec.payloads_in(e)]
+        assert {codec.key_id_of(p) for p in payloads if codec.is_encrypted(p)} == {OLD_KEY, NEW_KEY}
+        start = history.events[0].workflow_execution_started_event_attributes
+        assert codec.is_encrypted(start.input.payloads[0])
+    def plain(path):  # noqa: ANN001, ANN202
+        history = WorkflowHistory.from_json("fixture", path.read_text(encoding="utf-8"))
+        return not any(codec.is_encrypted(p) for e in history.events for p in codec.payloads_in(e))
+
+    # (Regenerated fixtures come out encrypted with the test keys; the archive keeps plain ones.)
+    assert any(plain(path) for path in FILES + archived_history_files())
+
+
 @pytest.mark.parametrize("path", ALL_FILES, ids=[str(f.relative_to(HISTORIES)) for f in ALL_FILES])
 async def test_history_replays(path):
     case_id = read_history_file(path).case_id
     history = WorkflowHistory.from_json(case_id, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=project_data_converter(read_only=True))
     await replayer.replay_workflow(history)

@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
+from vangnet.codec import CodecConfigError, CodecKeyError, decrypt_payload
 from vangnet.domain import case_id_for
 
 
@@ -69,14 +71,30 @@ def make_run(history: WorkflowHistory, source: str = "server") -> Run:
     )
 
 
+def input_data(history: WorkflowHistory, source: str = "<history>") -> Any:
+    """The run's input (CaseInput as JSON), decrypted with this process's keys (vangnet.codec)
+    when it is encrypted; a history recorded before encryption is read as it is."""
+    started = _started(history, source)
+    if not started.input.payloads:
+        raise HistoryError(f"{source}: the start event has no input")
+    return json.loads(plain_payload(started.input.payloads[0], source).data)
+
+
+def plain_payload(payload: Payload, source: str) -> Payload:
+    try:
+        return decrypt_payload(payload)
+    except (CodecKeyError, CodecConfigError) as err:
+        raise HistoryError(f"{source}: {err}") from None
+
+
 def _case_id_from_input(history: WorkflowHistory, source: str) -> str:
     """The workflow id is not in a history file; a case's id follows from its input."""
-    started = _started(history, source)
     try:
-        payload = started.input.payloads[0]
-        data = json.loads(payload.data)
+        data = input_data(history, source)
         return case_id_for(data["corporation"], data["tenancy_ref"])
-    except (IndexError, ValueError, KeyError, TypeError):
+    except HistoryError:
+        raise
+    except (ValueError, KeyError, TypeError):
         raise HistoryError(f"{source}: the start event's input is not a case input") from None
 
 

@@ -15,7 +15,7 @@ sandbox is there to catch code that breaks those rules (a clock read, a random n
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +24,6 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import (
     ExecuteWorkflowInput,
@@ -35,7 +34,16 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from vangnet.audit.history import Run
+from vangnet.audit.history import HistoryError, Run, input_data
+from vangnet.codec import (
+    ENV_KEY_FILE,
+    ENV_KEYS,
+    Keyring,
+    data_converter,
+    key_id_of,
+    payloads_in,
+    process_keyring,
+)
 
 
 class _StateCapture(Interceptor):
@@ -101,9 +109,15 @@ class CaseReplayer:
 
             workflows = [workflow_module.TenantCaseWorkflow]
         self._capture = _StateCapture()
+        self._keyring = process_keyring(read_only=True)
+        if quiet:
+            # A history that cannot be decrypted fails its activation, which the SDK logs with
+            # a traceback; the audit says so itself (`_check_keys`).
+            logging.getLogger("temporalio.worker._workflow").setLevel(logging.CRITICAL)
         self._replayer = Replayer(
             workflows=list(workflows),
-            data_converter=pydantic_data_converter,
+            # Encrypted histories decrypt with this process's keys; plain (older) ones pass.
+            data_converter=data_converter(self._keyring),
             interceptors=[self._capture],
             runtime=_quiet_runtime() if quiet else None,
             **({} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}),
@@ -145,6 +159,7 @@ class CaseReplayer:
                 episode = pending[0]
                 run_id = result.history.run_id
                 if result.replay_failure is not None:
+                    _check_keys(result.history, self._keyring)
                     episode.failures[run_id] = _describe(result.replay_failure)
                 instance = self._capture.instances.pop(run_id, None)
                 if run_id == episode.runs[-1].run_id and instance is not None:
@@ -158,16 +173,29 @@ class CaseReplayer:
             yield ready.pop(0)
 
 
+def _check_keys(history: WorkflowHistory, keyring: Keyring) -> None:
+    """A replay failed: if the history holds payloads under keys this process lacks, that is the
+    reason (say so, as an error), not a change in the workflow code. Only a failed replay pays
+    for the walk over every payload."""
+    missing = sorted({key for e in history.events for p in payloads_in(e)
+                      if (key := key_id_of(p)) is not None and not keyring.holds(key)})
+    if missing:
+        held = ", ".join(keyring.ids) or "none"
+        raise HistoryError(
+            f"{history.workflow_id}: payloads encrypted with key {', '.join(map(repr, missing))}, "
+            f"which this process does not hold (keys held: {held}); set {ENV_KEYS} or "
+            f"{ENV_KEY_FILE}")
+
+
 def _has_completed_task(run: Run) -> bool:
     return any(e.HasField("workflow_task_completed_event_attributes") for e in run.history.events)
 
 
 def _input_state(run: Run) -> dict[str, Any] | None:
     """The case state a run was started with (continue-as-new carries it in the input)."""
-    started = run.history.events[0].workflow_execution_started_event_attributes
     try:
-        data = json.loads(started.input.payloads[0].data)
-    except (IndexError, ValueError):
+        data = input_data(run.history, run.source)
+    except (HistoryError, ValueError):
         return None
     state = data.get("state") if isinstance(data, dict) else None
     return state if isinstance(state, dict) else None

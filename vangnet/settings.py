@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, validation_alias="VANGNET_API_PORT")
     log_level: str = Field(default="INFO", validation_alias="VANGNET_LOG_LEVEL")
     log_format: str = Field(default="console", validation_alias="VANGNET_LOG_FORMAT")
+    # How long the intake waits for the case store (a locked SQLite file, an unreachable
+    # PostgreSQL) before it answers 503 (RULES §12 I6); the worker waits longer, and retries.
+    intake_db_timeout: float = Field(default=2.0, gt=0, validation_alias="VANGNET_INTAKE_DB_TIMEOUT")
 
 
 @lru_cache

@@ -78,9 +78,9 @@ async def test_batch_shape_and_size_limits(api, monkeypatch):
 
 
 async def test_long_batches_log_progress(api, monkeypatch):
-    import starter.service as service_module
+    import starter.service.batch as batch_module
 
-    monkeypatch.setattr(service_module, "PROGRESS_EVERY_ITEMS", 3)
+    monkeypatch.setattr(batch_module, "PROGRESS_EVERY_ITEMS", 3)
     items = [{"type": "nothing"}] * 7
     with structlog.testing.capture_logs() as logs:
         r = await api.post("/v1/events/batch", "woonbron", json=items)

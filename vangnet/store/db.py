@@ -276,8 +276,10 @@ class Store:
         no writes, and only this finds that out."""
         async with self.engine.connect() as conn:
             if write and self.engine.dialect.name == "sqlite":
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                await conn.exec_driver_sql("ROLLBACK")
+                # One call on the driver's thread: should this wait be cancelled, the lock is
+                # still given back (a BEGIN finishing after its caller gave up would keep it).
+                raw = await conn.get_raw_connection()
+                await raw.driver_connection.executescript("BEGIN IMMEDIATE; ROLLBACK;")
             else:
                 await conn.execute(sa.text("SELECT 1"))
 

@@ -33,6 +33,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import DELIVER_WEBHOOK
 from vangnet.domain import WebhookRequest, WebhookResult
+from vangnet.logging import register_secret
 from vangnet.store import Store
 from vangnet.store.models import InboxMessage, Party
 
@@ -98,6 +99,7 @@ class WebhookActivities:
         if not party.webhook_secret:
             raise ApplicationError(f"party {party.code} has a webhook_url but no webhook_secret",
                                    type=WEBHOOK_FAILED, non_retryable=True)
+        register_secret(party.webhook_secret)  # never in a log line (RULES §12 I5)
         body = message_body(msg)
         headers = {
             "Content-Type": "application/json",

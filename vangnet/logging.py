@@ -147,8 +147,10 @@ def configure_logging(level: str | int = "INFO", fmt: str = "console",
     handler._vangnet = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(numeric)
-    # SQLAlchemy's engine logger repeats statements (and parameters) at INFO: keep it quiet.
-    logging.getLogger("sqlalchemy.engine").setLevel(max(numeric, logging.WARNING))
+    # SQLAlchemy's engine logger repeats statements (and parameters) at INFO, aiosqlite every
+    # statement with its parameters at DEBUG: keep them quiet (RULES §12 I5).
+    for name in ("sqlalchemy.engine", "aiosqlite"):
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
 
 __all__ = ["configure_logging", "redact", "redact_text", "register_secret", "REDACTED"]

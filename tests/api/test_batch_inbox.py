@@ -132,3 +132,19 @@ async def test_healthz_and_openapi(api):
     post = doc["paths"]["/v1/events"]["post"]
     assert {"401", "403", "404", "409", "422"} <= set(post["responses"])
     assert post["security"] == [{"HTTPBearer": []}]
+
+
+async def test_a_batch_of_10000_refused_items_is_a_few_log_lines(api):
+    from starter.service.batch import REFUSALS_LOGGED
+
+    items = [arrears(f"R-{i}") for i in range(MAX_BATCH)]  # woonbron's tenancies, sent by poort6
+    with structlog.testing.capture_logs() as logs:
+        r = await api.post("/v1/events/batch", "poort6", json=items)
+    assert r.status_code == 200
+    assert r.json()["rejected"] == MAX_BATCH
+    assert {x["status"] for x in r.json()["results"]} == {403}
+    refused = [e for e in logs if e["event"] == "request_refused"]
+    assert len(refused) == REFUSALS_LOGGED
+    [summary] = [e for e in logs if e["event"] == "batch_refusals"]
+    assert summary["by_code"] == {"403 forbidden": MAX_BATCH} and summary["refused"] == MAX_BATCH
+    assert len(logs) <= REFUSALS_LOGGED + 15  # plus progress lines (one per 1,000) and the end

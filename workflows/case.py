@@ -67,10 +67,10 @@ LEAN_STEPS_PATCH = "lean-steps-v1"
 # The intake keeps its word (RULES §12): events from the intake arrive as the update
 # `submit_event` (vangnet/case_messages.py), whose handler waits for the event's verdict; and the
 # timeline stays bounded: past `CaseInput.timeline_limit` entries the oldest are archived to the
-# case store by a local activity, `TIMELINE_ARCHIVE_BATCH` at a time at least. Only the archive
-# adds commands, so the patch is asked for when a case first has that much to archive.
+# case store by a local activity, a third of the limit at a time at least (100 for the default
+# 300). Only the archive adds commands, so the patch is asked for when a case first has that much
+# to archive.
 INTAKE_PATCH = "intake-keeps-its-word-v1"
-TIMELINE_ARCHIVE_BATCH = 100
 
 
 class _Waiter:
@@ -519,10 +519,16 @@ class TenantCaseWorkflow:
         )
 
 
+def archive_batch(limit: int) -> int:
+    """The fewest entries archived at a time: a third of the limit (one local activity per that
+    many steps, not per step)."""
+    return max(1, limit // 3)
+
+
 def archive_count(length: int, limit: int) -> int:
-    """How many of a timeline's oldest entries to archive: none until it holds
-    TIMELINE_ARCHIVE_BATCH more than `limit`, then all beyond `limit`."""
-    return length - limit if length - limit >= TIMELINE_ARCHIVE_BATCH else 0
+    """How many of a timeline's oldest entries to archive: none until it holds a batch more than
+    `limit`, then all beyond `limit`."""
+    return length - limit if length - limit >= archive_batch(limit) else 0
 
 
-__all__ = ["TenantCaseWorkflow", "INTAKE_PATCH", "archive_count"]
+__all__ = ["TenantCaseWorkflow", "INTAKE_PATCH", "archive_batch", "archive_count"]

@@ -60,13 +60,14 @@ class IntakeService:
     def __init__(self, store: Store, client: Client, task_queue: str, *,
                  batch_concurrency: int | None = None,
                  temporal_concurrency: int = TEMPORAL_CONCURRENCY,
-                 not_ready_wait: float = NOT_READY_WAIT_SECONDS) -> None:
+                 not_ready_wait: float = NOT_READY_WAIT_SECONDS,
+                 temporal_timeout: float | None = None) -> None:
         self.store = store
         self.client = client
         self.task_queue = task_queue
         self.registry_cache = RegistryCache(store)
         self.cases = CaseClient(client, task_queue, temporal_concurrency=temporal_concurrency,
-                                not_ready_wait=not_ready_wait)
+                                not_ready_wait=not_ready_wait, timeout=temporal_timeout)
         self.events = EventIntake(store, self.cases)
         self.batches = BatchIntake(self.events, self.registry_cache,
                                    **({"concurrency": batch_concurrency} if batch_concurrency else {}))
@@ -204,7 +205,8 @@ async def open_service(settings: Any = None, *, temporal: bool = True) -> tuple[
         except BaseException:
             await store.close()
             raise
-    service = IntakeService(store, client, settings.task_queue)
+    service = IntakeService(store, client, settings.task_queue,
+                            temporal_timeout=settings.intake_temporal_timeout)
 
     async def close() -> None:
         await store.close()

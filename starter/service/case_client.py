@@ -89,11 +89,15 @@ class CaseClient:
                  temporal_concurrency: int = TEMPORAL_CONCURRENCY,
                  accept_wait: float = ACCEPT_WAIT_SECONDS,
                  verdict_wait: float = VERDICT_WAIT_SECONDS,
-                 not_ready_wait: float = NOT_READY_WAIT_SECONDS) -> None:
+                 not_ready_wait: float = NOT_READY_WAIT_SECONDS,
+                 timeout: float | None = None) -> None:
+        """`timeout` (seconds), when given, sets how long to wait for a case to accept an event
+        and for each Temporal call (VANGNET_INTAKE_TEMPORAL_TIMEOUT)."""
         self.client = client
         self.task_queue = task_queue
-        self.accept_wait = accept_wait
-        self.verdict_wait = verdict_wait
+        self.accept_wait = timeout or accept_wait
+        self.verdict_wait = min(verdict_wait, timeout) if timeout else verdict_wait
+        self.rpc_timeout = timedelta(seconds=timeout) if timeout else RPC_TIMEOUT
         self.not_ready_wait = not_ready_wait
         self._slots = asyncio.Semaphore(temporal_concurrency)
 
@@ -113,7 +117,7 @@ class CaseClient:
                     raise await self._no_running_case(event.case_id) from None
                 raise _unavailable("update_failed", err) from None
             try:
-                return await asyncio.wait_for(handle.result(rpc_timeout=RPC_TIMEOUT),
+                return await asyncio.wait_for(handle.result(rpc_timeout=self.rpc_timeout),
                                               self.verdict_wait)
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 return None  # accepted, so in the case's history; the verdict comes later
@@ -132,7 +136,7 @@ class CaseClient:
         if not event.opening:
             return await self.client.get_workflow_handle(event.case_id).start_update(
                 SUBMIT_EVENT, event.submission(), wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                id=update_id, result_type=EventVerdict, rpc_timeout=RPC_TIMEOUT)
+                id=update_id, result_type=EventVerdict, rpc_timeout=self.rpc_timeout)
         env = event.envelope
         start = WithStartWorkflowOperation(
             WORKFLOW_TYPE,
@@ -152,7 +156,7 @@ class CaseClient:
         return await self.client.start_update_with_start_workflow(
             SUBMIT_EVENT, event.submission(), start_workflow_operation=start,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED, id=update_id, result_type=EventVerdict,
-            rpc_timeout=RPC_TIMEOUT)
+            rpc_timeout=self.rpc_timeout)
 
     async def _no_running_case(self, case_id: str) -> NoRunningCase:
         desc = await self.describe(case_id)
@@ -165,7 +169,7 @@ class CaseClient:
 
     async def describe(self, case_id: str) -> WorkflowExecutionDescription | None:
         try:
-            return await self.client.get_workflow_handle(case_id).describe(rpc_timeout=RPC_TIMEOUT)
+            return await self.client.get_workflow_handle(case_id).describe(rpc_timeout=self.rpc_timeout)
         except RPCError as err:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 return None  # (INVALID_ARGUMENT: not a workflow id Temporal accepts)
@@ -177,7 +181,7 @@ class CaseClient:
         if outcome is None and desc.status == WorkflowExecutionStatus.COMPLETED:
             try:
                 handle = self.client.get_workflow_handle(desc.id, run_id=desc.run_id)
-                result = await handle.result(follow_runs=False, rpc_timeout=RPC_TIMEOUT)
+                result = await handle.result(follow_runs=False, rpc_timeout=self.rpc_timeout)
                 outcome = (result or {}).get("outcome") if isinstance(result, dict) else None
             except Exception:  # noqa: BLE001 - the message loses the outcome, nothing else
                 outcome = None
@@ -202,7 +206,7 @@ class CaseClient:
         while True:
             try:
                 async with self._slots:
-                    return await handle.query(name, result_type=result_type, rpc_timeout=RPC_TIMEOUT)
+                    return await handle.query(name, result_type=result_type, rpc_timeout=self.rpc_timeout)
             except RPCError as err:
                 if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                     raise not_found("case_not_found", f"there is no case {case_id}") from None

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from starter.service import failpoints
 from starter.service.access import Principal, check_send, may_send
 from starter.service.case_client import CaseClient, CaseRejected, NoRunningCase
 from starter.service.errors import IntakeError, conflict, invalid, not_found, temporal_unavailable
@@ -125,13 +126,17 @@ class EventIntake:
                 case_municipality = await municipality_of(self.store.sessions, event.case_id)
             if case_municipality is not None and case_municipality != event.envelope.municipality:
                 raise self._mismatch(p, event, case_municipality, parties, running=False)
+        await failpoints.reached("before_update")
         try:
             verdict = await self.cases.submit(event)
         except CaseRejected as rejected:
             raise self._rejected(p, event, parties, rejected) from None
         except NoRunningCase as missing:
             raise self._missing(p, event, parties, missing) from None
-        return await self._answer(event, verdict, verdicts)
+        await failpoints.reached("after_update")
+        accepted = await self._answer(event, verdict, verdicts)
+        await failpoints.reached("after_record")
+        return accepted
 
     async def _answer(self, event: ValidatedEvent, verdict: EventVerdict | None,
                       verdicts: list[Verdict] | None) -> EventAccepted:

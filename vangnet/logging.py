@@ -85,12 +85,13 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
 
 
 def configure_logging(level: str | int = "INFO", fmt: str = "console",
-                      stream: IO[str] | None = None) -> None:
+                      stream: IO[str] | None = None, *, cache_loggers: bool = True) -> None:
     """Configure structlog and the standard library's root logger.
 
     `level`: a level name ("DEBUG", "info", …) or number. `fmt`: "console" (human, coloured on a
     terminal) or "json" (one object per line, for collectors). `stream`: where lines go
-    (default stderr).
+    (default stderr). `cache_loggers=False` for a configuration that is put back afterwards
+    (tests): a logger used under a cached configuration keeps it for good.
     """
     if isinstance(level, str):
         numeric = logging.getLevelNamesMapping().get(level.upper())
@@ -127,7 +128,7 @@ def configure_logging(level: str | int = "INFO", fmt: str = "console",
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

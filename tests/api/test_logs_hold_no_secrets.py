@@ -46,7 +46,7 @@ def json_logs():
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     buffer = io.StringIO()
-    configure_logging("DEBUG", "json", stream=buffer)
+    configure_logging("DEBUG", "json", stream=buffer, cache_loggers=False)
     try:
         yield buffer
     finally:

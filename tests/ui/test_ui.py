@@ -172,6 +172,7 @@ async def test_a_case_in_crisis_reads_well_in_the_web_ui(ui_server, crisis_case,
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(LOAD_TIMEOUT_MS)
+            expect.set_options(timeout=LOAD_TIMEOUT_MS)  # (assertions have their own 5 s default)
             await page.goto(f"{base}/workflows?query={query}")
             link = page.locator(f"a[href*='/workflows/{crisis_case}/']").first
             await expect(link).to_be_visible()

@@ -34,7 +34,11 @@ from vangnet.store.intake_events import Verdict, find_events, record_verdicts
 
 log = structlog.get_logger("vangnet.intake")
 
-BATCH_CONCURRENCY = 16  # cases in flight per batch
+BATCH_CONCURRENCY = 64  # cases in flight per batch (each until its case has applied its event)
+# An event Temporal did not take in time is tried again (the same update id: never twice
+# applied) after these pauses, before its item is answered 503: a batch is a long call, and its
+# sender would otherwise have to pick the 503s out and send them again.
+TEMPORAL_RETRY_PAUSES = (0.5, 2.0)
 PROGRESS_EVERY_ITEMS = 1000
 PROGRESS_EVERY_SECONDS = 5.0
 REFUSALS_LOGGED = 20  # per batch, one line each; the rest in one summary line
@@ -131,10 +135,8 @@ class BatchIntake:
                                      "event_id": event.event_id, "duplicate": True})
                         continue
                     try:
-                        out = await self.events.apply(
-                            p, event, parties, prior=prior.get(event.event_id),
-                            case_municipality=municipalities.get(event.case_id),
-                            verdicts=verdicts)
+                        out = await self._apply(p, event, parties, prior.get(event.event_id),
+                                                municipalities.get(event.case_id), verdicts)
                     except IntakeError as err:
                         refused(i, err, event.case_id)
                         continue
@@ -158,6 +160,19 @@ class BatchIntake:
         refusals.summarise()
         counter.close(rejected=sum(refusals.counts.values()))
         return _in_order(results)
+
+
+    async def _apply(self, p: Principal, event: ValidatedEvent, parties: Any, prior: Any,
+                     municipality: str | None, verdicts: list[Verdict]) -> Any:
+        for pause in (*TEMPORAL_RETRY_PAUSES, None):
+            try:
+                return await self.events.apply(p, event, parties, prior=prior,
+                                               case_municipality=municipality, verdicts=verdicts)
+            except IntakeError as err:
+                if err.code != "temporal_unavailable" or pause is None:
+                    raise
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
 
 class _Progress:

@@ -55,7 +55,9 @@ RPC_TIMEOUT = timedelta(seconds=10)
 ACCEPT_WAIT_SECONDS = 10.0  # for the case to accept an event (it is then in history)
 VERDICT_WAIT_SECONDS = 5.0  # then for its verdict
 NOT_READY_WAIT_SECONDS = 5.0  # a query waits this long for a run's first workflow task
-TEMPORAL_CONCURRENCY = 64  # Temporal calls in flight per process, all requests together
+# Temporal calls in flight per process, all requests together. An event's call lasts until its
+# case has applied it, so this many cases can be working on an intake's events at once.
+TEMPORAL_CONCURRENCY = 128
 
 
 class CaseRejected(Exception):
@@ -101,6 +103,10 @@ class CaseClient:
         self.not_ready_wait = not_ready_wait
         self._slots = asyncio.Semaphore(temporal_concurrency)
 
+    @property
+    def _accept_timeout(self) -> timedelta:
+        return timedelta(seconds=self.accept_wait)
+
     # -- events --------------------------------------------------------------------------------
 
     async def submit(self, event: ValidatedEvent) -> EventVerdict | None:
@@ -109,7 +115,9 @@ class CaseClient:
         events that cannot open a case) or IntakeError(503)."""
         async with self._slots:
             try:
-                handle = await asyncio.wait_for(self._start_update(event), self.accept_wait)
+                # The call's own deadline ends it cleanly; wait_for is the backstop for a server
+                # that keeps answering "admitted, not accepted yet" before the deadline.
+                handle = await asyncio.wait_for(self._start_update(event), self.accept_wait + 2)
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 raise _unavailable("update_not_accepted") from None
             except RPCError as err:
@@ -136,7 +144,7 @@ class CaseClient:
         if not event.opening:
             return await self.client.get_workflow_handle(event.case_id).start_update(
                 SUBMIT_EVENT, event.submission(), wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                id=update_id, result_type=EventVerdict, rpc_timeout=self.rpc_timeout)
+                id=update_id, result_type=EventVerdict, rpc_timeout=self._accept_timeout)
         env = event.envelope
         start = WithStartWorkflowOperation(
             WORKFLOW_TYPE,
@@ -156,7 +164,7 @@ class CaseClient:
         return await self.client.start_update_with_start_workflow(
             SUBMIT_EVENT, event.submission(), start_workflow_operation=start,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED, id=update_id, result_type=EventVerdict,
-            rpc_timeout=self.rpc_timeout)
+            rpc_timeout=self._accept_timeout)
 
     async def _no_running_case(self, case_id: str) -> NoRunningCase:
         desc = await self.describe(case_id)

@@ -148,3 +148,35 @@ async def test_a_batch_of_10000_refused_items_is_a_few_log_lines(api):
     [summary] = [e for e in logs if e["event"] == "batch_refusals"]
     assert summary["by_code"] == {"403 forbidden": MAX_BATCH} and summary["refused"] == MAX_BATCH
     assert len(logs) <= REFUSALS_LOGGED + 15  # plus progress lines (one per 1,000) and the end
+
+
+async def test_a_batch_item_temporal_did_not_take_in_time_is_tried_again(api, monkeypatch):
+    import starter.service.batch as batch_module
+    from starter.service.errors import temporal_unavailable
+
+    monkeypatch.setattr(batch_module, "TEMPORAL_RETRY_PAUSES", (0.0, 0.0))
+    cases = api.service.cases
+    real, calls = cases.submit, []
+
+    async def slow_twice(event):  # noqa: ANN001, ANN202
+        calls.append(event.event_id)
+        if len(calls) <= 2:
+            raise temporal_unavailable()
+        return await real(event)
+
+    monkeypatch.setattr(cases, "submit", slow_twice)
+    body = arrears(new_ref())
+    r = await api.post("/v1/events/batch", "woonbron", json=[body])
+    assert [x["status"] for x in r.json()["results"]] == [202]
+    assert calls == [body["event_id"]] * 3  # the same event (update id) each time
+    calls.clear()
+    monkeypatch.setattr(cases, "submit", lambda event: (calls.append(1), _raise())[1])
+    r = await api.post("/v1/events/batch", "woonbron", json=[arrears(new_ref())])
+    assert [(x["status"], x["error"]["code"]) for x in r.json()["results"]] == [(503, "temporal_unavailable")]
+    assert len(calls) == 3  # then the sender hears it
+
+
+async def _raise():
+    from starter.service.errors import temporal_unavailable
+
+    raise temporal_unavailable()

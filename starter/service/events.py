@@ -24,7 +24,7 @@ import structlog
 from starter.service import failpoints
 from starter.service.access import Principal, check_send, may_send
 from starter.service.case_client import CaseClient, CaseRejected, NoRunningCase
-from starter.service.errors import IntakeError, conflict, invalid, not_found, temporal_unavailable
+from starter.service.errors import IntakeError, conflict, invalid, not_found
 from starter.service.validation import ValidatedEvent, validate_event
 from vangnet.case_messages import (
     REJECTED_CLOSED,
@@ -194,8 +194,9 @@ class EventIntake:
             return case_closed(event.case_id, rejected.detail, racing=event.opening)
         if rejected.kind == REJECTED_INVALID:
             return invalid("invalid_event", rejected.message, rejected.detail)
-        log.warning("event_rejected_by_case", case_id=event.case_id, kind=rejected.kind)
-        return temporal_unavailable()
+        # (REJECTED_OTHER_CASE: the case id names another tenancy than the envelope: a bug.)
+        log.error("event_rejected_by_case", case_id=event.case_id, kind=rejected.kind)
+        return IntakeError(500, "internal_error", "the intake failed; retry with the same event_id")
 
     def _missing(self, p: Principal, event: ValidatedEvent, parties: Parties,
                  missing: NoRunningCase) -> IntakeError:

@@ -39,6 +39,9 @@ BATCH_CONCURRENCY = 64  # cases in flight per batch (each until its case has app
 # applied) after these pauses, before its item is answered 503: a batch is a long call, and its
 # sender would otherwise have to pick the 503s out and send them again.
 TEMPORAL_RETRY_PAUSES = (0.5, 2.0)
+# A batch keeps many cases busy at once, so each may take longer to take its event in than a
+# single call's case: it waits this long (the batch as a whole is a call of minutes anyway).
+BATCH_PATIENCE_SECONDS = 60.0
 PROGRESS_EVERY_ITEMS = 1000
 PROGRESS_EVERY_SECONDS = 5.0
 REFUSALS_LOGGED = 20  # per batch, one line each; the rest in one summary line
@@ -167,7 +170,8 @@ class BatchIntake:
         for pause in (*TEMPORAL_RETRY_PAUSES, None):
             try:
                 return await self.events.apply(p, event, parties, prior=prior,
-                                               case_municipality=municipality, verdicts=verdicts)
+                                               case_municipality=municipality, verdicts=verdicts,
+                                               patience=BATCH_PATIENCE_SECONDS)
             except IntakeError as err:
                 if err.code != "temporal_unavailable" or pause is None:
                     raise

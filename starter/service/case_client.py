@@ -103,21 +103,20 @@ class CaseClient:
         self.not_ready_wait = not_ready_wait
         self._slots = asyncio.Semaphore(temporal_concurrency)
 
-    @property
-    def _accept_timeout(self) -> timedelta:
-        return timedelta(seconds=self.accept_wait)
-
     # -- events --------------------------------------------------------------------------------
 
-    async def submit(self, event: ValidatedEvent) -> EventVerdict | None:
+    async def submit(self, event: ValidatedEvent, *, patience: float | None = None) -> EventVerdict | None:
         """Hand the event to its case; its verdict, or None when the case accepted the event but
-        did not apply it within VERDICT_WAIT_SECONDS. Raises CaseRejected, NoRunningCase (for
-        events that cannot open a case) or IntakeError(503)."""
+        did not apply it within VERDICT_WAIT_SECONDS. Waits `patience` seconds (default: the
+        accept wait) for the case to accept it. Raises CaseRejected, NoRunningCase (for events
+        that cannot open a case) or IntakeError(503)."""
+        wait = patience or self.accept_wait
         async with self._slots:
             try:
                 # The call's own deadline ends it cleanly; wait_for is the backstop for a server
                 # that keeps answering "admitted, not accepted yet" before the deadline.
-                handle = await asyncio.wait_for(self._start_update(event), self.accept_wait + 2)
+                handle = await asyncio.wait_for(self._start_update(event, timedelta(seconds=wait)),
+                                                wait + 2)
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 raise _unavailable("update_not_accepted") from None
             except RPCError as err:
@@ -139,12 +138,13 @@ class CaseClient:
             except RPCError as err:
                 raise _unavailable("update_result_failed", err) from None
 
-    async def _start_update(self, event: ValidatedEvent) -> WorkflowUpdateHandle[Any]:
+    async def _start_update(self, event: ValidatedEvent,
+                            deadline: timedelta) -> WorkflowUpdateHandle[Any]:
         update_id = update_id_for(event.source, event.event_id)
         if not event.opening:
             return await self.client.get_workflow_handle(event.case_id).start_update(
                 SUBMIT_EVENT, event.submission(), wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                id=update_id, result_type=EventVerdict, rpc_timeout=self._accept_timeout)
+                id=update_id, result_type=EventVerdict, rpc_timeout=deadline)
         env = event.envelope
         start = WithStartWorkflowOperation(
             WORKFLOW_TYPE,
@@ -164,7 +164,7 @@ class CaseClient:
         return await self.client.start_update_with_start_workflow(
             SUBMIT_EVENT, event.submission(), start_workflow_operation=start,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED, id=update_id, result_type=EventVerdict,
-            rpc_timeout=self._accept_timeout)
+            rpc_timeout=deadline)
 
     async def _no_running_case(self, case_id: str) -> NoRunningCase:
         desc = await self.describe(case_id)

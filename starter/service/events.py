@@ -104,10 +104,11 @@ class EventIntake:
     async def apply(self, p: Principal, event: ValidatedEvent, parties: Parties, *,
                     prior: IntakeEvent | None = UNKNOWN,
                     case_municipality: str | None = UNKNOWN,
-                    verdicts: list[Verdict] | None = None) -> EventAccepted:
+                    verdicts: list[Verdict] | None = None,
+                    patience: float | None = None) -> EventAccepted:
         """`prior` and `case_municipality` may be looked up by the caller (a batch does it for
         all its events at once). Verdicts are recorded at once, or appended to `verdicts` for
-        the caller to record."""
+        the caller to record. `patience`: how long the case may take to accept the event."""
         if prior is UNKNOWN:
             prior = (await _find(self.store, event.source, [event.event_id])).get(event.event_id)
         if prior is not None:
@@ -128,7 +129,7 @@ class EventIntake:
                 raise self._mismatch(p, event, case_municipality, parties, running=False)
         await failpoints.reached("before_update")
         try:
-            verdict = await self.cases.submit(event)
+            verdict = await self.cases.submit(event, patience=patience)
         except CaseRejected as rejected:
             raise self._rejected(p, event, parties, rejected) from None
         except NoRunningCase as missing:

@@ -158,11 +158,11 @@ async def test_a_batch_item_temporal_did_not_take_in_time_is_tried_again(api, mo
     cases = api.service.cases
     real, calls = cases.submit, []
 
-    async def slow_twice(event):  # noqa: ANN001, ANN202
+    async def slow_twice(event, **kw):  # noqa: ANN001, ANN003, ANN202
         calls.append(event.event_id)
         if len(calls) <= 2:
             raise temporal_unavailable()
-        return await real(event)
+        return await real(event, **kw)
 
     monkeypatch.setattr(cases, "submit", slow_twice)
     body = arrears(new_ref())
@@ -170,7 +170,7 @@ async def test_a_batch_item_temporal_did_not_take_in_time_is_tried_again(api, mo
     assert [x["status"] for x in r.json()["results"]] == [202]
     assert calls == [body["event_id"]] * 3  # the same event (update id) each time
     calls.clear()
-    monkeypatch.setattr(cases, "submit", lambda event: (calls.append(1), _raise())[1])
+    monkeypatch.setattr(cases, "submit", lambda event, **kw: (calls.append(1), _raise())[1])
     r = await api.post("/v1/events/batch", "woonbron", json=[arrears(new_ref())])
     assert [(x["status"], x["error"]["code"]) for x in r.json()["results"]] == [(503, "temporal_unavailable")]
     assert len(calls) == 3  # then the sender hears it

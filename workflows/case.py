@@ -297,7 +297,7 @@ class TenantCaseWorkflow:
         waiter = next((w for w in self._waiting if w.entry is entry), None)
         if waiter is not None:
             self._waiting.remove(waiter)
-            outcome = self._state.outcome.value if self._state.outcome else None
+            outcome = step.state.outcome.value if step.state.outcome else None
             if step.duplicate:
                 waiter.verdict = msg.EventVerdict(verdict="duplicate", outcome=outcome)
             elif step.ignored is not None:

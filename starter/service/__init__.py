@@ -14,6 +14,7 @@ Each refusal is logged once, here, with the party, the route and the reason (cod
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -31,6 +32,7 @@ from starter.service.access import (
     check_send,
     may_read,
     principal_for,
+    utcnow,
 )
 from starter.service.batch import BatchIntake
 from starter.service.case_client import NOT_READY_WAIT_SECONDS, TEMPORAL_CONCURRENCY, CaseClient
@@ -112,8 +114,6 @@ class IntakeService:
     async def submit(self, p: Principal, body: Any, *, route: str) -> EventAccepted:
         """One event (RULES §10 `POST /v1/events`)."""
         async with self._answering(p, route):
-            from starter.service.access import utcnow
-
             parties = await self.registry_cache.get()
             event = prepare(p, body, parties, utcnow())
             return await self.events.apply(p, event, parties)
@@ -162,8 +162,6 @@ class IntakeService:
     async def health(self) -> dict[str, Any]:
         """Temporal and the case store, each `ok` or `unavailable: <why>`; the store is asked
         for its write lock too, since a locked SQLite file still reads fine."""
-        import asyncio
-
         async def check(coro: Any) -> str:
             try:
                 await asyncio.wait_for(coro, timeout=HEALTH_TIMEOUT_SECONDS)

@@ -35,7 +35,14 @@ from vangnet.case_messages import (
 from vangnet.domain import OPENING_EVENTS, PartyKind
 from vangnet.store import Store
 from vangnet.store.cases import municipality_of
-from vangnet.store.intake_events import ACCEPTED, APPLIED, IGNORED, Verdict, record_verdicts
+from vangnet.store.intake_events import (
+    ACCEPTED,
+    APPLIED,
+    IGNORED,
+    Verdict,
+    find_events,
+    record_verdicts,
+)
 from vangnet.store.models import IntakeEvent
 from vangnet.store.registry import Parties
 
@@ -209,8 +216,6 @@ class EventIntake:
 
 
 async def _find(store: Store, source: str, event_ids: list[str]) -> dict[str, IntakeEvent]:
-    from vangnet.store.intake_events import find_events
-
     return await find_events(store.sessions, source, event_ids)
 
 

@@ -32,6 +32,7 @@ from vangnet.domain import ACTIONS
 RESOLVE_CASE_CONTEXT = "resolve_case_context"
 RECORD_CASE = "record_case"
 DELIVER_WEBHOOK = "deliver_webhook"  # POST one inbox message to its party's webhook (activities/webhooks.py)
+ARCHIVE_TIMELINE = "archive_timeline"  # keep a case's older timeline entries in the store (activities/timeline.py)
 ACTION_ACTIVITIES: tuple[str, ...] = ACTIONS  # each action's activity is named after the action
 
 # ApplicationError types raised by these activities.
@@ -56,6 +57,7 @@ __all__ = [
     "RESOLVE_CASE_CONTEXT",
     "RECORD_CASE",
     "DELIVER_WEBHOOK",
+    "ARCHIVE_TIMELINE",
     "ACTION_ACTIVITIES",
     "UNKNOWN_PARTY",
     "INVALID_ACTION_REQUEST",

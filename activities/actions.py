@@ -38,7 +38,7 @@ from vangnet import metrics, texts
 from vangnet.domain import ACTIONS, ActionRequest, DeliveryResult, PartyKind, Receiver
 from vangnet.store import Store
 from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_in, mark_push_pending
-from vangnet.store.registry import CaseParties, UnknownParty, get_route, read_case_parties
+from vangnet.store.registry import Parties, UnknownParty, get_route, read_case_parties
 
 log = structlog.get_logger("vangnet.activities")
 
@@ -110,7 +110,7 @@ def _fail(message: str, kind: str) -> ApplicationError:
 
 async def _resolve(
     session: AsyncSession, action: str, req: ActionRequest
-) -> tuple[CaseParties, dict[Receiver, str], dict[str, Any]]:
+) -> tuple[Parties, dict[Receiver, str], dict[str, Any]]:
     """The registry as it is now: the case's parties, each receiving role's party code, and what
     the action adds to the payload. Raises UnknownParty for a missing or wrongly-kinded party."""
     parties = await read_case_parties(session, req.corporation, req.municipality)

@@ -9,6 +9,7 @@ from typing import Any
 from activities.actions import ActionActivities
 from activities.context import ContextActivities
 from activities.projection import ProjectionActivities
+from activities.timeline import TimelineActivities
 from activities.webhooks import WebhookActivities
 from vangnet.store import Store
 
@@ -26,6 +27,7 @@ class CaseActivities:
         self.actions = ActionActivities(store)
         self.projection = ProjectionActivities(store)
         self.webhooks = WebhookActivities(store)
+        self.timeline = TimelineActivities(store)
 
     async def aclose(self) -> None:
         """Release what the activities hold beyond the store (the webhook HTTP client)."""
@@ -37,4 +39,5 @@ class CaseActivities:
             *self.actions.all(),
             self.projection.record_case,
             self.webhooks.deliver_webhook,
+            self.timeline.archive_timeline,
         ]

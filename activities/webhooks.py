@@ -34,6 +34,7 @@ from temporalio.exceptions import ApplicationError
 from activities import DELIVER_WEBHOOK
 from vangnet import metrics
 from vangnet.domain import WebhookRequest, WebhookResult
+from vangnet.logging import register_secret
 from vangnet.store import Store
 from vangnet.store.inbox import PUSH_DELIVERED, PUSH_FAILED, PUSH_RETRYING, PUSH_SKIPPED, record_push
 from vangnet.store.models import InboxMessage, Party
@@ -106,6 +107,7 @@ class WebhookActivities:
         if not party.webhook_secret:
             raise ApplicationError(f"party {party.code} has a webhook_url but no webhook_secret",
                                    type=WEBHOOK_FAILED, non_retryable=True)
+        register_secret(party.webhook_secret)  # never in a log line (RULES §12 I5)
         body = message_body(msg)
         headers = {
             "Content-Type": "application/json",

@@ -8,7 +8,7 @@ Errors are `{"error": {"code", "message", "field"?}}` with the status codes of R
 
 from __future__ import annotations
 
-import json
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -33,7 +33,16 @@ from starter.schemas import (
     TimelineEntry,
     event_schemas,
 )
-from starter.service import IntakeError, IntakeService, Principal, invalid, ndjson_items, open_service
+from starter.service import (
+    IntakeError,
+    IntakeService,
+    Principal,
+    invalid,
+    ndjson_items,
+    open_service,
+    parse_json,
+)
+from starter.service.errors import database_unavailable, is_database_error, log_refusal, too_large
 
 log = structlog.get_logger("vangnet.intake")
 
@@ -44,9 +53,13 @@ DESCRIPTION = """\
 The intake of vangnet: parties' systems send the events of the agreement (RULES §4) and read
 their cases and inboxes. Authenticate with `Authorization: Bearer <key>`
 (`python -m starter keys create PARTY_CODE`). Every error is
-`{"error": {"code", "message", "field"?}}`: 401 no or unknown key; 403 not allowed for this party;
-404 no open case (and the event cannot open one); 409 case closed; 422 malformed.
-Every event carries an `event_id` unique per sender: repeating a call is safe.
+`{"error": {"code", "message", "field"?, "case_id"?}}`: 401 no, unknown or expired key; 403 not
+allowed for this party; 404 no such case, or not one this party may read or act on (the same
+answer); 409 case closed, or another event opened the case for another municipality; 413 too
+large; 422 malformed, or the case recorded the event as ignored (`event_ignored`, with the case's
+reason); 503 Temporal or the database did not answer.
+A 202 means the event is in its case's history. Every event carries an `event_id` unique per
+sender: repeating a call is safe.
 """
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `python -m starter keys create`")
@@ -54,13 +67,16 @@ bearer = HTTPBearer(auto_error=False, description="an API key from `python -m st
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
-        401: "no or unknown API key",
+        401: "no, unknown, revoked or expired API key (`key_expired`)",
         403: "this party may not do this (RULES §7)",
-        404: "not found (for events: no open case, and this event cannot open one)",
-        409: "the case is closed",
+        404: "not found, or not a case this party may read or act on: the same answer (RULES §12 I3); "
+             "for events: no open case, and this event cannot open one",
+        409: "the case is closed (`case_closed`), or another event opened it for another "
+             "municipality (`conflict`, with `case_id`)",
         413: "more than 10,000 events in one batch, or a body over 32 MiB",
-        422: "malformed: unknown type, missing or wrong field, bad date, unknown municipality or corporation",
-        503: "Temporal or the database is not reachable; retry later",
+        422: "malformed (unknown type, missing or wrong field, bad date, unknown municipality or "
+             "corporation, nested too deep), or recorded by the case as ignored (`event_ignored`)",
+        503: "Temporal or the database did not answer; retry later with the same event_id",
     }
     return {c: {"model": ErrorBody, "description": meaning[c]} for c in codes}
 
@@ -91,28 +107,80 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 async def _body(request: Request) -> bytes:
-    """The raw body, refused (413) beyond MAX_BODY_BYTES."""
+    """The raw body, refused (413) beyond MAX_BODY_BYTES: by its Content-Length, or, sent in
+    chunks, as soon as the chunks read add up to more (it is never read whole)."""
     declared = request.headers.get("content-length", "")
-    too_large = IntakeError(413, "body_too_large", f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _refuse(request, too_large)
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise _refuse(request, too_large)
-    return raw
+        raise _refuse(request, _too_large())
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _refuse(request, _too_large())
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> IntakeError:
+    return too_large("body_too_large", f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
 
 
 async def _json_body(request: Request) -> Any:
     raw = await _body(request)
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise _refuse(request, invalid("invalid_json", "the body is not valid JSON")) from None
+        return parse_json(raw)
+    except IntakeError as err:
+        raise _refuse(request, err) from None
 
 
 def _refuse(request: Request, err: IntakeError) -> IntakeError:
-    IntakeService.log_refusal(getattr(request.state, "principal", None), route_of(request), err)
+    p = getattr(request.state, "principal", None)
+    log_refusal(p.label if p else None, route_of(request), err)
     return err
+
+
+def _where(exc: BaseException) -> list[str]:
+    """Where an unexpected error happened, as `file:line function` (no values, no locals)."""
+    return [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}"
+            for f in traceback.extract_tb(exc.__traceback__)][-8:]
+
+
+class _LastResort:
+    """Pure ASGI middleware: an error nothing else handled becomes a 500 JSON answer, logged with
+    its type and where it happened only (RULES §12 I5: no message, no locals, no body), and is
+    not raised on to the server (which would log the whole traceback again)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:  # noqa: BLE001 - the last resort
+            route = f"{scope.get('method')} {scope.get('path')}"
+            if is_database_error(exc):
+                err = database_unavailable()
+                log_refusal(None, route, err, error=type(exc).__name__)
+                response = JSONResponse(err.body(), status_code=err.status)
+            else:
+                log.error("request_failed", route=route, error=type(exc).__name__, where=_where(exc))
+                response = JSONResponse({"error": {
+                    "code": "internal_error",
+                    "message": "the intake failed; retry with the same event_id"}}, status_code=500)
+            if not started:
+                await response(scope, receive, send)
 
 
 def create_app(service: IntakeService | None = None, settings: Any = None) -> FastAPI:
@@ -160,11 +228,7 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
         body = {"error": {"code": code, "message": str(exc.detail)}}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("request_failed", route=route_of(request), error=type(exc).__name__, exc_info=exc)
-        body = {"error": {"code": "internal_error", "message": "the intake failed; retry with the same event_id"}}
-        return JSONResponse(body, status_code=500)
+    app.add_middleware(_LastResort)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -173,8 +237,10 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
         status_code=202,
         response_model=Accepted,
         summary="Send one event",
-        description="The event becomes a signal on the case `case-{corporation}-{tenancy_ref}`; "
-        "arrears_reported, self_referral and concern_reported open the case when none is open.",
+        description="The event goes to the case `case-{corporation}-{tenancy_ref}` (the update "
+        "`submit_event`); arrears_reported, self_referral and concern_reported open the case when "
+        "none is open. 202 once the event is in the case's history, with the case's own verdict: "
+        "an event the case records as ignored is a 422 `event_ignored` with its reason.",
         responses=_errors(401, 403, 404, 409, 422, 503),
         openapi_extra={
             "requestBody": {

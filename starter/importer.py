@@ -9,12 +9,19 @@ CSV: a header row; columns `type`, `tenancy_ref`, `corporation`, `municipality`,
 optionally `occurred_at`, and the events' fields (RULES §4). Empty cells are left out (a field
 that may be null, like `new_eviction_date`, becomes null). Numbers, `true`/`false` and dates are
 read from the text by the events' own definitions.
+
+A file that is not UTF-8 text, or an NDJSON line nested too deep, is a one-line error (the rows
+are then imported or refused one by one as always). In `FILE.rejected.csv` every cell that a
+spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return) is
+written with a leading apostrophe, so opening the file runs nothing.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,19 +36,61 @@ if TYPE_CHECKING:
     from starter.service import IntakeService
 
 
-def _nullable(event_type: Any, name: str) -> bool:
+def _annotation(event_type: Any, name: str) -> Any:
     from vangnet.domain import EVENT_MODELS
 
     model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
     field = model.model_fields.get(name) if model else None
-    if field is None:
-        return False
-    return type(None) in typing.get_args(field.annotation)
+    return field.annotation if field is not None else None
+
+
+def _nullable(event_type: Any, name: str) -> bool:
+    return type(None) in typing.get_args(_annotation(event_type, name))
+
+
+def _typed(event_type: Any, name: str, text: str) -> Any:
+    """A cell as the JSON value it stands for, where the event's field is a number or a yes/no:
+    a CSV holds only text, and the events take amounts as integers and flags as booleans
+    (RULES §11 A12), never as text. Anything else stays text, for the event to judge."""
+    annotation = _annotation(event_type, name)
+    kinds = set(typing.get_args(annotation)) or {annotation}
+    if int in kinds and re.fullmatch(r"-?\d{1,18}", text):
+        return int(text)
+    if bool in kinds and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Any) -> str:
+    """A cell a spreadsheet shows as text: a leading apostrophe before a formula's first sign."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def read_text(path: Path) -> str:
+    """The file as UTF-8 text, or a one-line error naming where it is not."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        fail(f"{path.name} is not UTF-8 text: byte {err.start} (line {line}) cannot be read; "
+             "save the file as UTF-8 and import it again")
 
 
 def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], dict[str, Any]]]]:
     """(header, [(line, raw row, event)]) of a CSV file."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    try:
+        return _csv_rows(path)
+    except csv.Error as err:
+        fail(f"{path.name} is not a CSV file this import can read: {err}")
+
+
+def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], dict[str, Any]]]]:
+    with io.StringIO(read_text(path), newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames:
             fail(f"{path} has no header row")
@@ -57,7 +106,7 @@ def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], dic
                     continue
                 value = (value or "").strip()
                 if value:
-                    event[name] = value
+                    event[name] = _typed(raw.get("type"), name, value)
                 elif _nullable(raw.get("type"), name):
                     event[name] = None
             rows.append((line + 1, raw, event))
@@ -83,7 +132,7 @@ def import_(
         raws = {line: raw for line, raw, _ in rows}
     elif suffix in (".ndjson", ".jsonl"):
         header, raws = [], {}
-        items = ndjson_items(file.read_bytes())
+        items = ndjson_items(read_text(file).encode("utf-8"))
     else:
         fail(f"{file.name}: expected a .csv or .ndjson file")
     rejected_path = rejected or file.with_name(f"{file.stem}.rejected{'.csv' if suffix == '.csv' else '.ndjson'}")
@@ -124,12 +173,14 @@ def _write_rejected(path: Path, suffix: str, header: list[str], raws: dict[int, 
     if suffix == ".csv":
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["line", "status", "error_code", "error_field", "error_message", *header])
+            writer.writerow([spreadsheet_safe(h) for h in
+                             ["line", "status", "error_code", "error_field", "error_message", *header]])
             for line, r in refused:
                 raw = raws.get(line, {})
                 err = r.get("error") or {}
-                writer.writerow([line, r["status"], err.get("code", ""), err.get("field", ""),
-                                 err.get("message", ""), *[raw.get(h, "") for h in header]])
+                writer.writerow([spreadsheet_safe(c) for c in
+                                 [line, r["status"], err.get("code", ""), err.get("field", ""),
+                                  err.get("message", ""), *[raw.get(h, "") for h in header]]])
     else:
         with path.open("w", encoding="utf-8") as fh:
             for line, r in refused:

@@ -2,6 +2,8 @@
 
 `keys create PARTY_CODE` prints a new key once, alone on the last line; only its SHA-256 hash is
 stored. `keys create operator` and `keys create auditor` make keys for those roles (no party).
+Keys expire: after 365 days unless `--expires-in` says otherwise (`90d`, `12w`, `48h`, `never`);
+an expired key is answered 401 `key_expired`.
 """
 
 from __future__ import annotations
@@ -28,14 +30,19 @@ def create(
                                      help="registry code of the party, or `operator` / `auditor`"),
     role: str = typer.Option(None, "--role", "-r",
                              help="party (default), operator (may close cases) or auditor (reads everything)"),
+    expires_in: str = typer.Option("365d", "--expires-in", metavar="DURATION",
+                                   help="lifetime: e.g. 365d, 12w, 48h, 30m, or never"),
 ) -> None:
     """Create a key; it is printed once, alone on the last line."""
+    from starter.service import parse_lifetime
 
     async def work(service: IntakeService) -> None:
-        created = await service.create_key(party_code, role)
+        created = await service.create_key(party_code, role, parse_lifetime(expires_in))
         row = created.row
         who = f"party {row.party_code}" if row.party_code else f"the {row.role} role"
-        typer.echo(f"Created API key {row.id} for {who}.")
+        until = (f"it expires on {row.expires_at.isoformat()[:10]}" if row.expires_at
+                 else "it does not expire")
+        typer.echo(f"Created API key {row.id} for {who}; {until}.")
         typer.echo("Store it now: it is shown only this once (only its hash is kept).")
         typer.echo("Use it as: Authorization: Bearer <key>")
         typer.echo(created.key)
@@ -55,10 +62,11 @@ def list_(
             typer.echo("no API keys" + (f" for {party}" if party else ""))
             return
         table = Table(title="API keys")
-        for column in ("id", "party", "role", "created", "revoked"):
+        for column in ("id", "party", "role", "created", "expires", "revoked"):
             table.add_column(column)
         for row in rows:
             table.add_row(str(row.id), row.party_code or "—", row.role, row.created_at.isoformat()[:19],
+                          row.expires_at.isoformat()[:19] if row.expires_at else "never",
                           row.revoked_at.isoformat()[:19] if row.revoked_at else "")
         Console().print(table)
 

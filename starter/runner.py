@@ -59,6 +59,13 @@ def run(work: Callable[[IntakeService], Awaitable[T]], *, temporal: bool = True)
     except IntakeError as err:
         where = f" [{err.field}]" if err.field else ""
         fail(f"{err.message}{where} ({err.status} {err.code})")
+    except Exception as err:  # noqa: BLE001 - one line for people
+        from starter.service.errors import database_unavailable, is_database_error
+
+        if not is_database_error(err):
+            raise
+        refusal = database_unavailable()
+        fail(f"{refusal.message} ({type(err).__name__}; {refusal.status} {refusal.code})")
     except KeyboardInterrupt:
         fail("interrupted", 130)
 

@@ -66,9 +66,12 @@ def event_schemas(ref_template: str = "#/components/schemas/{model}") -> tuple[d
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="machine-readable reason, e.g. `invalid_event`, `forbidden`, `case_closed`")
+    code: str = Field(description="machine-readable reason, e.g. `invalid_event`, `forbidden`, "
+                      "`case_closed`, `conflict`, `event_ignored`, `key_expired`")
     message: str = Field(description="one sentence for people")
     field: str | None = Field(default=None, description="the offending field, where there is one")
+    case_id: str | None = Field(default=None, description="the case, where the answer is about one "
+                                "(409 `case_closed` and `conflict`, 422 `event_ignored`)")
 
 
 class ErrorBody(BaseModel):
@@ -78,7 +81,8 @@ class ErrorBody(BaseModel):
 class Accepted(BaseModel):
     case_id: str
     event_id: str
-    duplicate: bool = Field(description="true when this party already sent this event_id (nothing applied again)")
+    duplicate: bool = Field(description="true when this party already sent this event_id and it is in "
+                            "the case's history (nothing applied again)")
 
 
 class BatchItemResult(BaseModel):

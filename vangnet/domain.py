@@ -387,14 +387,20 @@ class WebhookResult(BaseModel):
 
 
 class CaseInput(BaseModel):
-    """Workflow input (RULES §9). `state` and `history_limit` are internal: continue-as-new
-    carries the case state in `state`; `history_limit` bounds a run's history length."""
+    """Workflow input (RULES §9). `state`, `history_limit` and the timeline fields are internal:
+    continue-as-new carries the case state in `state`; `history_limit` bounds a run's history
+    length."""
 
     tenancy_ref: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
     corporation: Annotated[str, Field(min_length=1, max_length=100)]
     municipality: Annotated[str, Field(min_length=1, max_length=100)]
     state: dict[str, Any] | None = None
     history_limit: int = 5000
+    # Bounded state (RULES §12): the case keeps its newest `timeline_limit` timeline entries and
+    # archives older ones to the case store; `timeline_archived` counts those (it rides along
+    # through continue-as-new, so the entries keep their positions).
+    timeline_limit: int = 300
+    timeline_archived: int = 0
 
 
 def case_id_for(corporation: str, tenancy_ref: str) -> str:

@@ -9,6 +9,9 @@ case's own (virtual) clock with `InDays(n)`, and an event can be reported late (
 
 Time moves with `fast_forward` on the case alone (a `TimeSkipper` outside tests, the test
 environment inside), so a case lives through months in seconds; other cases are not affected.
+
+Events go as signals (as integrations that speak Temporal send them), or with `via="update"` as
+the intake sends them: the update `submit_event`, by update-with-start for the first (RULES §12).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from vangnet import calendar, texts
+from vangnet.case_messages import SUBMIT_EVENT, EventSubmission, EventVerdict, update_id_for
 from vangnet.domain import CaseInput, case_id_for
 
 WORKFLOW_TYPE = "TenantCaseWorkflow"
@@ -78,6 +83,8 @@ class Scenario:
     tenancy_ref: str
     steps: list[Step]
     history_limit: int | None = None
+    via: str = "signal"  # or "update": as the intake sends events
+    timeline_limit: int | None = None
 
     @property
     def case_id(self) -> str:
@@ -97,7 +104,7 @@ class Scenario:
                 elapsed += step.duration
             kept.append(step)
         return Scenario(self.name, self.corporation, self.municipality, self.tenancy_ref, kept,
-                        self.history_limit)
+                        self.history_limit, self.via, self.timeline_limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,6 +194,12 @@ def _payload(scenario: Scenario, index: int, step: Send, region: Region,
     return payload
 
 
+def _submission(scenario: Scenario, step: Send, payload: dict[str, Any]) -> EventSubmission:
+    return EventSubmission(type=step.event, tenancy_ref=scenario.tenancy_ref,
+                           corporation=scenario.corporation, municipality=scenario.municipality,
+                           event=payload)
+
+
 async def run_scenario(skipper: Skipper, scenario: Scenario, *, task_queue: str, region: Region,
                        settle: bool = False) -> RunResult:
     """Start the case with the scenario's first event and play the rest.
@@ -204,19 +217,33 @@ async def run_scenario(skipper: Skipper, scenario: Scenario, *, task_queue: str,
     input_ = CaseInput(tenancy_ref=scenario.tenancy_ref, corporation=scenario.corporation,
                        municipality=scenario.municipality,
                        **({"history_limit": scenario.history_limit}
-                          if scenario.history_limit else {}))
-    # Signal-with-start: a case already running for this tenancy just receives the event.
-    await client.start_workflow(
-        WORKFLOW_TYPE,
-        input_,
-        id=scenario.case_id,
-        task_queue=task_queue,
-        start_signal=first.event,
-        start_signal_args=[_payload(scenario, 0, first, region, now)],
-        static_summary=texts.case_summary(scenario.corporation, scenario.municipality,
-                                          scenario.tenancy_ref),
-        static_details=texts.case_details(),
-    )
+                          if scenario.history_limit else {}),
+                       **({"timeline_limit": scenario.timeline_limit}
+                          if scenario.timeline_limit else {}))
+    summary = texts.case_summary(scenario.corporation, scenario.municipality, scenario.tenancy_ref)
+    if scenario.via == "update":
+        # Update-with-start, as the intake opens a case (USE_EXISTING: a running case just
+        # receives the event).
+        start = WithStartWorkflowOperation(
+            WORKFLOW_TYPE, input_, id=scenario.case_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=summary, static_details=texts.case_details())
+        payload = _payload(scenario, 0, first, region, now)
+        await client.execute_update_with_start_workflow(
+            SUBMIT_EVENT, _submission(scenario, first, payload), start_workflow_operation=start,
+            id=update_id_for(payload["source"], payload["event_id"]), result_type=EventVerdict)
+    else:
+        # Signal-with-start: a case already running for this tenancy just receives the event.
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            input_,
+            id=scenario.case_id,
+            task_queue=task_queue,
+            start_signal=first.event,
+            start_signal_args=[_payload(scenario, 0, first, region, now)],
+            static_summary=summary,
+            static_details=texts.case_details(),
+        )
     # Signals and fast-forwards follow the case across continue-as-new: no run id.
     handle = client.get_workflow_handle(scenario.case_id)
     result = RunResult(scenario, handle, 1)
@@ -230,6 +257,12 @@ async def run_scenario(skipper: Skipper, scenario: Scenario, *, task_queue: str,
                 if finished is False:
                     result.closed_early = True
                     return result
+            elif scenario.via == "update":
+                payload = _payload(scenario, index, step, region, now)
+                await handle.execute_update(
+                    SUBMIT_EVENT, _submission(scenario, step, payload),
+                    id=update_id_for(payload["source"], payload["event_id"]),
+                    result_type=EventVerdict)
             else:
                 await handle.signal(step.event, _payload(scenario, index, step, region, now))
         except RPCError as err:

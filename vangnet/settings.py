@@ -80,6 +80,13 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
         port = os.environ.get("VANGNET_UI_PORT", "").strip() or "8233"
         return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    # How long the intake waits for the case store (a locked SQLite file, an unreachable
+    # PostgreSQL) before it answers 503 (RULES §12 I6); the worker waits longer, and retries.
+    intake_db_timeout: float = Field(default=2.0, gt=0, validation_alias="VANGNET_INTAKE_DB_TIMEOUT")
+    # How long the intake waits for a case to accept an event (then for its verdict as long
+    # again, at most), before it answers 503 temporal_unavailable.
+    intake_temporal_timeout: float = Field(default=10.0, gt=0,
+                                           validation_alias="VANGNET_INTAKE_TEMPORAL_TIMEOUT")
 
 
 @lru_cache

@@ -22,7 +22,9 @@ from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities import ARCHIVE_TIMELINE
     from vangnet import calendar, metrics, rules, texts
+    from vangnet import case_messages as msg
     from vangnet import search_attributes as sa
     from vangnet.domain import (
         ActionRequest,
@@ -62,6 +64,21 @@ WEBHOOK_RETRY = RetryPolicy(
 # run started (none before the opening event). Cases whose run started before this patch keep
 # their old command sequence to the end of that run.
 LEAN_STEPS_PATCH = "lean-steps-v1"
+# The intake keeps its word (RULES §12): events from the intake arrive as the update
+# `submit_event` (vangnet/case_messages.py), whose handler waits for the event's verdict; and the
+# timeline stays bounded: past `CaseInput.timeline_limit` entries the oldest are archived to the
+# case store by a local activity, a third of the limit at a time at least (100 for the default
+# 300). Only the archive adds commands, so the patch is asked for when a case first has that much
+# to archive.
+INTAKE_PATCH = "intake-keeps-its-word-v1"
+
+
+class _Waiter:
+    """An intake event in the queue, and the verdict its update handler waits for."""
+
+    def __init__(self, entry: tuple[str, Any]) -> None:
+        self.entry = entry
+        self.verdict: msg.EventVerdict | None = None
 
 
 @workflow.defn(name="TenantCaseWorkflow")
@@ -82,6 +99,9 @@ class TenantCaseWorkflow:
         self._lean = False  # LEAN_STEPS_PATCH, decided at the start of the run
         self._projected: tuple[Any, ...] | None = None
         self._webhooks: set[asyncio.Task[None]] = set()  # deliveries in flight
+        self._waiting: list[_Waiter] = []  # intake events whose verdict is not given yet
+        self._timeline_limit = input.timeline_limit
+        self._archived = input.timeline_archived  # timeline entries kept in the case store
 
     # -- messages in ---------------------------------------------------------------------------
 
@@ -96,6 +116,38 @@ class TenantCaseWorkflow:
                 payload = None
         self._pending.append((name, payload))
 
+    @workflow.update(name=msg.SUBMIT_EVENT)
+    async def submit_event(self, submission: msg.EventSubmission) -> msg.EventVerdict:
+        """An event from the intake (RULES §12 I1, I2): queued behind everything received before
+        it, applied in turn like a signal; the answer is the case's own verdict."""
+        waiter = _Waiter((submission.type, dict(submission.event)))
+        self._pending.append(waiter.entry)
+        self._waiting.append(waiter)
+        await workflow.wait_condition(lambda: waiter.verdict is not None)
+        assert waiter.verdict is not None
+        return waiter.verdict
+
+    @submit_event.validator
+    def _check_submission(self, submission: msg.EventSubmission) -> None:
+        """Refuse, before it reaches history, what this case cannot take."""
+        state = self._state
+        if (submission.corporation, submission.tenancy_ref) != (state.corporation, state.tenancy_ref):
+            raise ApplicationError(f"the event is not about case {state.case_id}",
+                                   type=msg.REJECTED_OTHER_CASE, non_retryable=True)
+        if submission.municipality != state.municipality:
+            raise ApplicationError(
+                f"case {state.case_id} is in another municipality than the event names",
+                state.municipality, type=msg.REJECTED_MUNICIPALITY, non_retryable=True)
+        if state.closed:
+            outcome = state.outcome.value if state.outcome else None
+            raise ApplicationError(f"case {state.case_id} is closed", outcome,
+                                   type=msg.REJECTED_CLOSED, non_retryable=True)
+        try:
+            msg.parse_event_at(submission.type, submission.event, workflow.now())
+        except InvalidEvent as err:
+            raise ApplicationError(err.message, err.field, type=msg.REJECTED_INVALID,
+                                   non_retryable=True) from None
+
     @workflow.query(name="status")
     def status(self) -> dict[str, Any]:
         return rules.status(self._state, workflow.now())
@@ -103,6 +155,12 @@ class TenantCaseWorkflow:
     @workflow.query(name="timeline")
     def timeline(self) -> list[dict[str, Any]]:
         return rules.timeline(self._state)
+
+    @workflow.query(name=msg.TIMELINE_TAIL)
+    def timeline_tail(self) -> msg.TimelineTail:
+        """The timeline the case holds; the `archived` entries before it are in the case store."""
+        return msg.TimelineTail(first_run_id=workflow.info().first_execution_run_id,
+                                archived=self._archived, entries=rules.timeline(self._state))
 
     @workflow.query(name="state")
     def state(self) -> dict[str, Any]:
@@ -143,9 +201,10 @@ class TenantCaseWorkflow:
                 step = rules.fire_due_deadlines(self._state, workflow.now())
                 via = "timer"
             else:
-                step = self._apply_next()
+                step = self._apply_queued()
                 via = "event"
             await self._commit(step, via)
+            await self._archive_timeline()
             if not self._state.opened and not self._pending:
                 raise ApplicationError(
                     "no open case for this tenancy: a case opens with arrears_reported, "
@@ -154,8 +213,10 @@ class TenantCaseWorkflow:
                     non_retryable=True,
                 )
             if not self._state.closed and not self._pending and self._history_is_long(input):
+                # An update that comes in meanwhile waits for its verdict: apply it first.
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() and not self._webhooks
+                    lambda: (workflow.all_handlers_finished() and not self._webhooks)
+                    or bool(self._pending)
                 )
                 if not self._pending:
                     workflow.continue_as_new(
@@ -165,6 +226,8 @@ class TenantCaseWorkflow:
                             municipality=self._state.municipality,
                             state=self._state.model_dump(mode="json"),
                             history_limit=input.history_limit,
+                            timeline_limit=self._timeline_limit,
+                            timeline_archived=self._archived,
                         )
                     )
 
@@ -172,7 +235,9 @@ class TenantCaseWorkflow:
         await workflow.wait_condition(lambda: not self._webhooks)
         # Events that raced with the close are recorded as ignored, never silently dropped.
         while self._pending:
-            await self._commit(self._apply_next())
+            await self._commit(self._apply_queued())
+        # Every update handler hands its verdict back before the run ends (none is abandoned).
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return rules.status(self._state, workflow.now())
 
     async def _wait_for_work(self) -> None:
@@ -225,6 +290,42 @@ class TenantCaseWorkflow:
             )
             return rules.Step(state=state, ignored=err.message)
         return rules.apply_event(self._state, event, workflow.now())
+
+    def _apply_queued(self) -> rules.Step:
+        """Apply the next queued event; an intake event's handler gets the verdict."""
+        entry = self._pending[0]
+        was_closed = self._state.closed
+        step = self._apply_next()
+        waiter = next((w for w in self._waiting if w.entry is entry), None)
+        if waiter is not None:
+            self._waiting.remove(waiter)
+            outcome = step.state.outcome.value if step.state.outcome else None
+            if step.duplicate:
+                waiter.verdict = msg.EventVerdict(verdict="duplicate", outcome=outcome)
+            elif step.ignored is not None:
+                waiter.verdict = msg.EventVerdict(verdict="ignored", reason=step.ignored,
+                                                  case_closed=was_closed, outcome=outcome)
+            else:
+                waiter.verdict = msg.EventVerdict(verdict="applied", outcome=outcome)
+        return step
+
+    async def _archive_timeline(self) -> None:
+        """Bounded state (RULES §12): move the oldest timeline entries beyond the limit to the
+        case store (idempotent by position), so that continue-as-new carries only the rest."""
+        excess = archive_count(len(self._state.timeline), self._timeline_limit)
+        if not excess or not workflow.patched(INTAKE_PATCH):
+            return
+        entries = self._state.timeline[:excess]
+        await self._store_call(
+            ARCHIVE_TIMELINE,
+            msg.TimelineArchive(
+                case_id=self._state.case_id, run_id=workflow.info().first_execution_run_id,
+                offset=self._archived, entries=[e.model_dump(mode="json") for e in entries],
+            ),
+            summary=f"Tijdlijn archiveren: {excess} oudere stappen",
+        )
+        del self._state.timeline[:excess]
+        self._archived += excess
 
     async def _commit(self, step: rules.Step, via: str = "event") -> None:
         self._state = step.state
@@ -422,4 +523,16 @@ class TenantCaseWorkflow:
         )
 
 
-__all__ = ["TenantCaseWorkflow"]
+def archive_batch(limit: int) -> int:
+    """The fewest entries archived at a time: a third of the limit (one local activity per that
+    many steps, not per step)."""
+    return max(1, limit // 3)
+
+
+def archive_count(length: int, limit: int) -> int:
+    """How many of a timeline's oldest entries to archive: none until it holds a batch more than
+    `limit`, then all beyond `limit`."""
+    return length - limit if length - limit >= archive_batch(limit) else 0
+
+
+__all__ = ["TenantCaseWorkflow", "INTAKE_PATCH", "archive_batch", "archive_count"]

@@ -1,4 +1,5 @@
-"""RULES §7 over HTTP: one test per row of the matrix, allowed and refused, reads included.
+"""RULES §7 and §12 I3 over HTTP: one test per row of the matrix, allowed and refused, and the
+read-involvement matrix (every party kind × involved / not involved / no such case).
 
 Every case here is woonbron's tenancy in Dordrecht (social service sdd, social team
 sociale-wijkteams-dordrecht) unless a row says otherwise.
@@ -91,9 +92,15 @@ async def test_municipal_parties_are_refused_elsewhere(api, sender, event_type):
     # Naming the case's own municipality: they do not serve it.
     r = await api.send(sender, event(event_type, ref))
     assert_forbidden(r, sender, "does not serve municipality 'dordrecht'")
-    # Naming a municipality they serve does not get them into a Dordrecht case either.
+    # Naming a municipality they serve does not get them into a Dordrecht case either, and the
+    # answer is the one for a tenancy without a case (RULES §12 I3: no oracle).
     r = await api.send(sender, event(event_type, ref, municipality="gorinchem"))
-    assert_forbidden(r, f"{sender} is not a party to case {case_id}")
+    other = new_ref()
+    nothing = await api.send(sender, event(event_type, other, municipality="gorinchem"))
+    assert r.status_code == nothing.status_code == 404, r.text
+    assert r.json()["error"]["code"] == nothing.json()["error"]["code"] == "no_open_case"
+    assert r.json()["error"]["message"].replace(case_id, "X") == (
+        nothing.json()["error"]["message"].replace(f"case-woonbron-{other}", "X"))
     assert all(t["detail"].get("source") != sender for t in await api.timeline(case_id))
 
 
@@ -157,29 +164,91 @@ async def test_only_a_corporation_key_sets_the_source(api):
     assert r.json()["error"]["field"] == "source"
 
 
-# -- reading -------------------------------------------------------------------------------
+# -- reading (RULES §12 I3) ----------------------------------------------------------------
+
+NOT_THERE = "case-woonbron-NOBODY-HERE"
 
 
-@pytest.mark.parametrize(
-    "reader",
-    ["woonbron", "dordrecht", "sdd", DORDRECHT_TEAM, "mpzo", "operator", "auditor"],
-)
-async def test_parties_involved_and_operators_and_auditors_read_the_case(api, reader):
-    case_id = await api.open_case()
-    r = await api.get(f"/v1/cases/{case_id}", reader)
-    assert r.status_code == 200, r.text
-    assert r.json()["case_id"] == case_id
-    r = await api.get(f"/v1/cases/{case_id}/timeline", reader)
-    assert r.status_code == 200, r.text
-    assert r.json()[0]["kind"] == "arrears_reported"
+async def read(api, case_id: str, reader: str) -> tuple[int, int, dict, dict]:
+    status = await api.get(f"/v1/cases/{case_id}", reader)
+    timeline = await api.get(f"/v1/cases/{case_id}/timeline", reader)
+    return status.status_code, timeline.status_code, status.json(), timeline.json()
+
+
+def assert_not_found(answer: tuple[int, int, dict, dict], case_id: str) -> None:
+    """The answer a case that does not exist gets: the same status, code and wording."""
+    assert answer[:2] == (404, 404), answer
+    for body in answer[2:]:
+        assert body == {"error": {"code": "case_not_found", "message": f"there is no case {case_id}"}}
+
+
+@pytest.fixture
+async def involvement(api):
+    """Case A: every party kind becomes involved, each in its own way; case B: only opened."""
+    ref_a, ref_b = new_ref(), new_ref()
+    case_a, case_b = await api.open_case(ref_a), await api.open_case(ref_b)
+    # By an applied event of their own: the municipality and the social service.
+    assert (await api.send("dordrecht", event("help_accepted", ref_a))).status_code == 202
+    assert (await api.send("sdd", event("debt_help_started", ref_a))).status_code == 202
+    # By a message from the case: casusregie to the social team (after help_accepted), and the
+    # MPZO's report of the corporation's concern.
+    assert (await api.send("woonbron", event("concern_reported", ref_a, kind="care_and_safety"))
+            ).status_code == 202
+    await api.settled(case_a)
+    return case_a, case_b
+
+
+INVOLVED_BY = {
+    "woonbron": "the tenancy's corporation",
+    "dordrecht": "an applied event (help_accepted)",
+    "sdd": "an applied event (debt_help_started)",
+    DORDRECHT_TEAM: "a message (casusregie_assigned)",
+    "mpzo": "a message (mpzo_notified)",
+    "operator": "its role",
+    "auditor": "its role",
+}
+
+
+@pytest.mark.parametrize("reader", list(INVOLVED_BY), ids=list(INVOLVED_BY))
+async def test_read_matrix_involved_not_involved_missing(api, involvement, reader):
+    case_a, case_b = involvement
+    status, timeline, body, entries = await read(api, case_a, reader)
+    assert (status, timeline) == (200, 200), (reader, INVOLVED_BY[reader], body)
+    assert body["case_id"] == case_a and entries[0]["kind"] == "arrears_reported"
+    not_involved = await read(api, case_b, reader)
+    if reader in ("woonbron", "operator", "auditor"):
+        assert not_involved[:2] == (200, 200)
+    else:  # not involved in B: answered exactly as a case that does not exist
+        assert_not_found(not_involved, case_b)
+    assert_not_found(await read(api, NOT_THERE, reader), NOT_THERE)
 
 
 @pytest.mark.parametrize("reader", ["poort6", "gorinchem", "avres", GORINCHEM_TEAM])
-async def test_parties_not_involved_are_refused_reads(api, reader):
-    case_id = await api.open_case()
-    for path in (f"/v1/cases/{case_id}", f"/v1/cases/{case_id}/timeline"):
-        r = await api.get(path, reader)
-        assert_forbidden(r, f"{reader} is not involved in case {case_id}")
+async def test_parties_of_elsewhere_read_nothing_and_learn_nothing(api, involvement, reader):
+    case_a, _ = involvement
+    assert_not_found(await read(api, case_a, reader), case_a)
+
+
+async def test_an_ignored_event_does_not_make_a_party_involved(api):
+    ref = new_ref()
+    case_id = await api.open_case(ref)
+    # The MPZO's plan before the MPZO was told of the case: ignored (R12), and said so (I2).
+    r = await api.send("mpzo", event("mpzo_plan_ready", ref))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == {
+        "code": "event_ignored", "case_id": case_id,
+        "message": f"case {case_id} recorded this event as ignored: the MPZO has not been notified "
+                   "for this case"}
+    assert_not_found(await read(api, case_id, "mpzo"), case_id)
+
+
+async def test_a_party_reads_from_the_moment_it_is_involved(api):
+    ref = new_ref()
+    case_id = await api.open_case(ref)
+    assert_not_found(await read(api, case_id, "mpzo"), case_id)
+    r = await api.send("mpzo", event("concern_reported", ref, kind="nuisance"))  # applied
+    assert r.status_code == 202, r.text
+    assert (await read(api, case_id, "mpzo"))[:2] == (200, 200)
 
 
 async def test_inbox_is_the_callers_own(api):

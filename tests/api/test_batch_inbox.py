@@ -78,9 +78,9 @@ async def test_batch_shape_and_size_limits(api, monkeypatch):
 
 
 async def test_long_batches_log_progress(api, monkeypatch):
-    import starter.service as service_module
+    import starter.service.batch as batch_module
 
-    monkeypatch.setattr(service_module, "PROGRESS_EVERY_ITEMS", 3)
+    monkeypatch.setattr(batch_module, "PROGRESS_EVERY_ITEMS", 3)
     items = [{"type": "nothing"}] * 7
     with structlog.testing.capture_logs() as logs:
         r = await api.post("/v1/events/batch", "woonbron", json=items)
@@ -132,3 +132,51 @@ async def test_healthz_and_openapi(api):
     post = doc["paths"]["/v1/events"]["post"]
     assert {"401", "403", "404", "409", "422"} <= set(post["responses"])
     assert post["security"] == [{"HTTPBearer": []}]
+
+
+async def test_a_batch_of_10000_refused_items_is_a_few_log_lines(api):
+    from starter.service.batch import REFUSALS_LOGGED
+
+    items = [arrears(f"R-{i}") for i in range(MAX_BATCH)]  # woonbron's tenancies, sent by poort6
+    with structlog.testing.capture_logs() as logs:
+        r = await api.post("/v1/events/batch", "poort6", json=items)
+    assert r.status_code == 200
+    assert r.json()["rejected"] == MAX_BATCH
+    assert {x["status"] for x in r.json()["results"]} == {403}
+    refused = [e for e in logs if e["event"] == "request_refused"]
+    assert len(refused) == REFUSALS_LOGGED
+    [summary] = [e for e in logs if e["event"] == "batch_refusals"]
+    assert summary["by_code"] == {"403 forbidden": MAX_BATCH} and summary["refused"] == MAX_BATCH
+    assert len(logs) <= REFUSALS_LOGGED + 15  # plus progress lines (one per 1,000) and the end
+
+
+async def test_a_batch_item_temporal_did_not_take_in_time_is_tried_again(api, monkeypatch):
+    import starter.service.batch as batch_module
+    from starter.service.errors import temporal_unavailable
+
+    monkeypatch.setattr(batch_module, "TEMPORAL_RETRY_PAUSES", (0.0, 0.0))
+    cases = api.service.cases
+    real, calls = cases.submit, []
+
+    async def slow_twice(event, **kw):  # noqa: ANN001, ANN003, ANN202
+        calls.append(event.event_id)
+        if len(calls) <= 2:
+            raise temporal_unavailable()
+        return await real(event, **kw)
+
+    monkeypatch.setattr(cases, "submit", slow_twice)
+    body = arrears(new_ref())
+    r = await api.post("/v1/events/batch", "woonbron", json=[body])
+    assert [x["status"] for x in r.json()["results"]] == [202]
+    assert calls == [body["event_id"]] * 3  # the same event (update id) each time
+    calls.clear()
+    monkeypatch.setattr(cases, "submit", lambda event, **kw: (calls.append(1), _raise())[1])
+    r = await api.post("/v1/events/batch", "woonbron", json=[arrears(new_ref())])
+    assert [(x["status"], x["error"]["code"]) for x in r.json()["results"]] == [(503, "temporal_unavailable")]
+    assert len(calls) == 3  # then the sender hears it
+
+
+async def _raise():
+    from starter.service.errors import temporal_unavailable
+
+    raise temporal_unavailable()

@@ -139,3 +139,67 @@ async def test_import_csv_with_progress_summary_and_rejected_rows(cli, tmp_path,
 
     r = await cli("import", str(path), "--party", "woonbron")  # a rerun applies nothing again
     assert "2 accepted (2 duplicates)" in r.out
+
+
+async def test_keys_expire(cli, api):
+    r = await cli("keys", "create", "woonbron", "--expires-in", "30d")
+    assert r.code == 0, r.err
+    expected = (date.today() + timedelta(days=30)).isoformat()
+    assert f"it expires on {expected}" in r.out or \
+        f"it expires on {(date.today() + timedelta(days=31)).isoformat()}" in r.out  # (midnight UTC)
+    never = await cli("keys", "create", "woonbron", "--expires-in", "never")
+    assert "it does not expire" in never.out
+    bad = await cli("keys", "create", "woonbron", "--expires-in", "soon")
+    assert one_line_error(bad) == ("error: 'soon' is not a lifetime: use e.g. 365d, 12w, 48h, 30m or "
+                                   "never [expires_in] (422 invalid_duration)")
+    listing = await cli("keys", "list", "--party", "woonbron")
+    assert "never" in listing.out and expected[:4] in listing.out
+
+
+async def test_import_refuses_a_file_that_is_not_utf8_in_one_line(cli, tmp_path, api):
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(b"type,tenancy_ref,corporation,municipality,event_id\n"
+                     b"arrears_reported,R\xe9f-1,woonbron,dordrecht,m1\n")
+    r = await cli("import", str(path), "--party", "woonbron")
+    assert one_line_error(r) == ("error: ledger.csv is not UTF-8 text: byte 69 (line 2) cannot be "
+                                 "read; save the file as UTF-8 and import it again")
+    nd = tmp_path / "ledger.ndjson"
+    nd.write_bytes(b'{"type": "arrears_reported"}\n\xff\xfe\n')
+    r = await cli("import", str(nd), "--party", "woonbron")
+    assert one_line_error(r).startswith("error: ledger.ndjson is not UTF-8 text: byte 29 (line 2)")
+
+
+async def test_import_of_a_deeply_nested_ndjson_line_refuses_that_line_only(cli, tmp_path, api):
+    ref = new_ref()
+    since = (date.today() - timedelta(days=5)).isoformat()
+    good = {"type": "arrears_reported", "tenancy_ref": ref, "corporation": "woonbron",
+            "municipality": "dordrecht", "event_id": "nd-1", "arrears_cents": 85000,
+            "monthly_rent_cents": 85000, "arrears_since": since}
+    import json
+
+    path = tmp_path / "ledger.ndjson"
+    path.write_text(json.dumps(good) + "\n" + '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}\n")
+    r = await cli("import", str(path), "--party", "woonbron")
+    assert "ledger.ndjson: 2 events, 1 accepted (0 duplicates), 1 rejected" in r.out
+    assert one_line_error(r) == (f"error: 1 of 2 events rejected; reasons in "
+                                 f"{tmp_path / 'ledger.rejected.ndjson'}")
+    [rejected] = [json.loads(x) for x in (tmp_path / "ledger.rejected.ndjson").read_text().splitlines()]
+    assert rejected["line"] == 2 and rejected["error"]["code"] == "json_too_deep"
+
+
+async def test_rejected_csv_cells_never_run_as_spreadsheet_formulas(cli, tmp_path, api):
+    header = ["type", "tenancy_ref", "corporation", "municipality", "event_id", "reason"]
+    rows = [
+        ["tenancy_ended", "=HYPERLINK(\"http://x\")", "woonbron", "dordrecht", "+1+1", "@SUM(A1)"],
+        ["tenancy_ended", new_ref(), "woonbron", "dordrecht", "-2", "moved_out"],
+    ]
+    path = tmp_path / "ledger.csv"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    r = await cli("import", str(path), "--party", "woonbron")
+    assert r.code == 1
+    with (tmp_path / "ledger.rejected.csv").open(newline="") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+    assert "'=HYPERLINK(\"http://x\")" in cells and "'+1+1" in cells and "'@SUM(A1)" in cells
+    assert "'-2" in cells

@@ -72,7 +72,7 @@ async def test_404_event_without_an_open_case_that_cannot_open_one(api, store):
                    "arrears_reported, concern_reported, self_referral",
     }}
     assert await intake_rows(store) == before  # the claim was released: nothing half-applied
-    desc = await api.service._describe(f"case-woonbron-{ref}")
+    desc = await api.service.cases.describe(f"case-woonbron-{ref}")
     assert desc is None  # and no workflow was started
 
 
@@ -104,6 +104,7 @@ async def test_409_event_for_a_closed_case_names_case_and_outcome(api, store):
         "code": "case_closed",
         "message": f"case {case_id} is closed (outcome: tenancy_ended): it accepts no further events; "
                    "new arrears, a self-referral or a concern open a new case",
+        "case_id": case_id,
     }}
     assert await intake_rows(store) == before
     # The same event_id may be sent again once it means something: the claim was released.

@@ -5,6 +5,7 @@ without the two the intake set at start."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from temporalio.api.enums.v1 import EventType
@@ -52,7 +53,10 @@ async def test_an_event_that_changes_no_search_attribute_upserts_nothing(api):
     assert r.status_code == 202, r.text
     await wait_settled(handle)
     after = await handle.fetch_history()
-    assert any(e.HasField("workflow_execution_signaled_event_attributes")
-               and e.workflow_execution_signaled_event_attributes.signal_name == "reminder_sent"
-               for e in after.events)
+    # (The intake sends it as the update `submit_event`, RULES §12 I1.)
+    accepted = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input
+                for e in after.events
+                if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert [(i.name, json.loads(i.args.payloads[0].data)["type"]) for i in accepted] == [
+        ("submit_event", "arrears_reported"), ("submit_event", "reminder_sent")]
     assert upserts(after) == before

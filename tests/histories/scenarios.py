@@ -14,9 +14,10 @@ from __future__ import annotations
 from vangnet.scenarios import InDays, Scenario, send, wait
 
 
-def _s(name: str, corporation: str, municipality: str, steps, history_limit=None) -> Scenario:  # noqa: ANN001
+def _s(name: str, corporation: str, municipality: str, steps, history_limit=None,  # noqa: ANN001
+       **options) -> Scenario:  # noqa: ANN003
     return Scenario(name, corporation, municipality, f"H-{name.replace('_', '-')}", steps,
-                    history_limit)
+                    history_limit, **options)
 
 
 SCENARIOS: list[Scenario] = [
@@ -113,6 +114,25 @@ SCENARIOS: list[Scenario] = [
         wait(days=1), send("crisis_meeting_held", "social_service", result="no_solution"),
         wait(days=9), send("tenancy_ended", reason="moved_out"),
     ]),
+    # Through the intake's door (RULES §12): every event by the update submit_event, the first by
+    # update-with-start; one the case ignores (the MPZO's plan before it was told), the rest applied.
+    _s("intake_updates", "fien-wonen", "gorinchem", [
+        send("arrears_reported", arrears_cents=70_000, monthly_rent_cents=70_000,
+             arrears_since=InDays(-5)),
+        wait(days=1), send("mpzo_plan_ready", "mpzo"),
+        wait(days=1), send("reminder_sent", tenant_objects_to_signal=False),
+        wait(days=24),
+        wait(days=3), send("help_accepted", "municipality"),
+        wait(days=2), send("payment_received", amount_cents=70_000, arrears_cents=0),
+    ], via="update"),
+    # A long case through the intake with a small timeline limit: the oldest entries go to the case
+    # store (patch intake-keeps-its-word-v1), and the count of them rides along continue-as-new.
+    _s("long_timeline", "lek-en-waard-wonen", "molenlanden", [
+        send("arrears_reported", arrears_cents=900_000, monthly_rent_cents=9_000_000,
+             arrears_since=InDays(-1)),
+        *[send("payment_received", amount_cents=100, arrears_cents=900_000 - n * 100)
+          for n in range(1, 25)],
+    ], history_limit=70, via="update", timeline_limit=6),
 ]
 
 BY_NAME = {s.name: s for s in SCENARIOS}

@@ -19,7 +19,7 @@ from vangnet.logging import configure_logging
 from vangnet.store import Store, make_engine, migrate, normalize_url
 from vangnet.store.db import alembic_config, current_revision
 
-TABLES = ("party", "route", "inbox_message", "case_record", "api_key")
+TABLES = ("party", "route", "inbox_message", "case_record", "api_key", "intake_event", "case_timeline")
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -60,7 +60,7 @@ async def test_migrate_applies_on_empty_db_from_any_cwd_and_is_idempotent(
     try:
         assert await current_revision(engine) is None
         await migrate(empty_db)
-        assert await current_revision(engine) == HEAD == "0004_i11"
+        assert await current_revision(engine) == HEAD == "0005_i9"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         assert set(TABLES) <= names

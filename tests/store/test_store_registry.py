@@ -15,16 +15,12 @@ from vangnet.store.registry import (
     RIS,
     RegistryError,
     UnknownParty,
-    get_municipality,
+    corporation_code_clashes,
     get_route,
-    get_social_service,
-    get_social_team,
     load_registry,
-    mpzo_code,
     parse_registry,
-    party_kind,
     read_case_parties,
-    require_kind,
+    read_parties,
     seed_registry_if_empty,
 )
 
@@ -58,16 +54,21 @@ async def test_municipality_routes_to_its_social_service_and_team(
     store: Store, municipality: str, service: str, protocol: str, team: str
 ) -> None:
     async with store.sessions() as s:
-        m = await get_municipality(s, municipality)
-        assert (m.social_service, m.social_team) == (service, team)
-        assert (await get_social_service(s, m.social_service)).crisis_protocol == protocol
-        assert municipality in (await get_social_team(s, team)).municipalities
+        parties = await read_parties(s)
+    m = parties.municipality(municipality)
+    assert (m.social_service, m.social_team) == (service, team)
+    assert parties.social_service(m.social_service).crisis_protocol == protocol
+    assert municipality in parties.social_team(team).municipalities
+    assert parties.serves(service, municipality) and parties.serves(team, municipality)
+    assert parties.serves(municipality, municipality) and parties.serves("mpzo", municipality)
+    assert not parties.serves("rhiant", municipality)  # a corporation owns tenancies, serves none
 
 
 async def test_joint_youth_teams_are_marked(store: Store) -> None:
     async with store.sessions() as s:
-        assert (await get_social_team(s, "sociale-wijkteams-dordrecht")).joint_youth_team is True
-        assert (await get_social_team(s, "sociaal-team-molenlanden")).joint_youth_team is False
+        parties = await read_parties(s)
+    assert parties.social_team("sociale-wijkteams-dordrecht").joint_youth_team is True
+    assert parties.social_team("sociaal-team-molenlanden").joint_youth_team is False
 
 
 async def test_ris_routing_by_pair(store: Store) -> None:
@@ -82,14 +83,16 @@ async def test_ris_routing_by_pair(store: Store) -> None:
 
 async def test_kind_and_mpzo_lookups(store: Store) -> None:
     async with store.sessions() as s:
-        assert await mpzo_code(s) == "mpzo"
-        assert await party_kind(s, "poort6") is PartyKind.corporation
-        assert await party_kind(s, "avres") is PartyKind.social_service
-        assert await party_kind(s, "atlantis") is None
-        with pytest.raises(UnknownParty, match="'atlantis' is not in the registry"):
-            await get_municipality(s, "atlantis")
-        with pytest.raises(UnknownParty, match="'rhiant' is a corporation, not a municipality"):
-            await get_municipality(s, "rhiant")
+        parties = await read_parties(s)
+    assert parties.mpzo_code() == "mpzo"
+    assert parties.kind("poort6") is PartyKind.corporation
+    assert parties.kind("avres") is PartyKind.social_service
+    assert parties.kind("atlantis") is None
+    with pytest.raises(UnknownParty, match="'atlantis' is not in the registry"):
+        parties.municipality("atlantis")
+    with pytest.raises(UnknownParty, match="'rhiant' is a corporation, not a municipality"):
+        parties.municipality("rhiant")
+    assert not parties.serves("avres", "dordrecht") and not parties.serves("avres", "atlantis")
 
 
 def _answer(lookup):
@@ -99,11 +102,6 @@ def _answer(lookup):
         return f"UnknownParty: {err}"
 
 
-async def _answer_async(lookup):
-    try:
-        return await lookup()
-    except UnknownParty as err:
-        return f"UnknownParty: {err}"
 
 
 @pytest.mark.parametrize(
@@ -117,28 +115,26 @@ async def _answer_async(lookup):
         ("avres", "rhiant"),
     ],
 )
-async def test_case_parties_read_in_one_go_answer_as_the_single_lookups(
+async def test_a_cases_parties_answer_as_the_whole_registry(
     store: Store, corporation: str, municipality: str
 ) -> None:
     async with store.sessions() as s:
-        parties = await read_case_parties(s, corporation, municipality)
-        together = {
+        case = await read_case_parties(s, corporation, municipality)
+        whole = await read_parties(s)
+
+    def answers(parties):  # noqa: ANN001, ANN202
+        out = {
             "corporation": _answer(lambda: parties.require_kind(corporation, PartyKind.corporation)),
             "municipality": _answer(lambda: parties.municipality(municipality)),
             "mpzo": _answer(parties.mpzo_code),
         }
-        single = {
-            "corporation": await _answer_async(lambda: require_kind(s, corporation, PartyKind.corporation)),
-            "municipality": await _answer_async(lambda: get_municipality(s, municipality)),
-            "mpzo": await _answer_async(lambda: mpzo_code(s)),
-        }
-        m = single["municipality"]
+        m = out["municipality"]
         if not isinstance(m, str):  # the municipality's social service and team were read too
-            together["social_service"] = _answer(lambda: parties.social_service(m.social_service))
-            together["social_team"] = _answer(lambda: parties.social_team(m.social_team))
-            single["social_service"] = await _answer_async(lambda: get_social_service(s, m.social_service))
-            single["social_team"] = await _answer_async(lambda: get_social_team(s, m.social_team))
-    assert together == single
+            out["social_service"] = _answer(lambda: parties.social_service(m.social_service))
+            out["social_team"] = _answer(lambda: parties.social_team(m.social_team))
+        return out
+
+    assert answers(case) == answers(whole)
 
 
 async def test_case_parties_follow_the_tables(store: Store) -> None:
@@ -271,6 +267,10 @@ def test_minimal_file_is_valid(tmp_path: Path) -> None:
          "party[4] (corp).colour: unknown field"),
         (lambda t: t.replace('code = "corp"', 'code = "Corp Inc"'), "party[4] (Corp Inc).code"),
         (lambda t: t.replace('[[party]]\ncode = "mpzo"', '[[party]\ncode = "mpzo"'), "is not valid TOML"),
+        # RULES §3: case-corp-x-1 would name both (corp, "x-1") and (corp-x, "1").
+        (lambda t: t + '\n[[party]]\ncode = "corp-x"\nkind = "corporation"\nname = "Corp X"\n',
+         "corporation codes 'corp' and 'corp-x' clash: case ids case-corp-<tenancy> and "
+         "case-corp-x-<tenancy> could be the same"),
     ],
 )
 def test_bad_registry_file_gives_a_clear_error(tmp_path: Path, edit, message: str) -> None:
@@ -294,3 +294,28 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     )
     with pytest.raises(RegistryError, match=r"2 problem\(s\)"):
         parse_registry(_write(tmp_path, text))
+
+
+def test_corporation_codes_that_could_make_one_case_id_clash() -> None:
+    # Hyphens are fine as long as no code is another's plus "-…" (RULES §3 case ids).
+    assert corporation_code_clashes(["tablis-wonen", "woonzorg-nederland", "lek-en-waard-wonen",
+                                     "tablis", "woonzorg"]) == [
+        "corporation codes 'tablis' and 'tablis-wonen' clash: case ids case-tablis-<tenancy> and "
+        "case-tablis-wonen-<tenancy> could be the same (RULES §3); a corporation code may not be "
+        "another's followed by '-'",
+        "corporation codes 'woonzorg' and 'woonzorg-nederland' clash: case ids "
+        "case-woonzorg-<tenancy> and case-woonzorg-nederland-<tenancy> could be the same (RULES §3); "
+        "a corporation code may not be another's followed by '-'",
+    ]
+    assert corporation_code_clashes(["rhiant", "poort6", "tablis-wonen", "tablisx"]) == []
+    seeded = parse_registry(REGISTRY)
+    assert corporation_code_clashes(p.code for p in seeded.party if p.kind == "corporation") == []
+
+
+async def test_a_clashing_corporation_is_refused_against_the_stored_parties(
+        store: Store, tmp_path: Path, count) -> None:
+    # The file alone is fine (no "lek-en-waard-wonen" in it), but the table already holds it.
+    text = MINIMAL.replace('code = "corp"', 'code = "lek-en-waard"')
+    with pytest.raises(RegistryError, match="'lek-en-waard' and 'lek-en-waard-wonen' clash"):
+        await load_registry(store.sessions, _write(tmp_path, text))
+    assert await count("party") == 32

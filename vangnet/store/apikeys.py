@@ -3,6 +3,8 @@
 A key is `vn_` + 43 URL-safe characters (256 random bits); with that much entropy a plain SHA-256
 is the right hash (no salt or slow hash needed: nothing to brute-force). A key belongs to one party
 (`role="party"`, `party_code` set) or to a role without a party (`operator`, `auditor`).
+A key may expire (`expires_at`); `find_key` returns an expired key's row all the same, so that the
+intake can say "expired" rather than "unknown".
 """
 
 from __future__ import annotations
@@ -29,23 +31,25 @@ def new_key() -> str:
 
 
 async def create_key(
-    session_factory: SessionFactory, party_code: str | None, role: str, *, now: datetime | None = None
+    session_factory: SessionFactory, party_code: str | None, role: str, *, now: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, ApiKey]:
-    """Store a new key's hash; return the key (shown once, never stored) and its row."""
+    """Store a new key's hash; return the key (shown once, never stored) and its row.
+    `expires_at` None: the key never expires."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if (role == "party") != (party_code is not None):
         raise ValueError("a party key needs a party code; operator and auditor keys have none")
     key = new_key()
     row = ApiKey(key_hash=hash_key(key), party_code=party_code, role=role,
-                 created_at=now or datetime.now(UTC))
+                 created_at=now or datetime.now(UTC), expires_at=expires_at)
     async with session_factory() as session, session.begin():
         session.add(row)
     return key, row
 
 
 async def find_key(session_factory: SessionFactory, key: str) -> ApiKey | None:
-    """The live (not revoked) key row for a presented key, or None."""
+    """The row of a presented key that is not revoked (expired or not), or None."""
     async with session_factory() as session:
         return (
             await session.execute(
@@ -73,4 +77,9 @@ async def revoke_key(session_factory: SessionFactory, key_id: int, *, now: datet
         return row
 
 
-__all__ = ["KEY_PREFIX", "ROLES", "hash_key", "new_key", "create_key", "find_key", "list_keys", "revoke_key"]
+def is_expired(row: ApiKey, now: datetime | None = None) -> bool:
+    return row.expires_at is not None and row.expires_at <= (now or datetime.now(UTC))
+
+
+__all__ = ["KEY_PREFIX", "ROLES", "hash_key", "new_key", "create_key", "find_key", "is_expired",
+           "list_keys", "revoke_key"]

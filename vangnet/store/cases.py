@@ -6,6 +6,7 @@ previous one (RULES §3: relapse within `relapse_window_months`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -42,6 +43,29 @@ async def get_case(session_factory: SessionFactory, case_id: str, run_id: str) -
         return await session.get(CaseRecord, (case_id, run_id))
 
 
+async def municipality_of(session_factory: SessionFactory, case_id: str) -> str | None:
+    """The municipality of the case's episodes (RULES §12 I4: every episode of a tenancy is in the
+    municipality of its first), or None when the store knows no episode."""
+    async with session_factory() as session:
+        return (await session.execute(
+            sa.select(CaseRecord.municipality).where(CaseRecord.case_id == case_id)
+            .order_by(CaseRecord.opened_at).limit(1))).scalar()
+
+
+async def municipalities_of(session_factory: SessionFactory, case_ids: Iterable[str]) -> dict[str, str]:
+    """`municipality_of` for many cases at once (those the store knows, in chunks of 500)."""
+    ids = sorted(set(case_ids))
+    found: dict[str, str] = {}
+    async with session_factory() as session:
+        for start in range(0, len(ids), 500):
+            rows = await session.execute(
+                sa.select(CaseRecord.case_id, CaseRecord.municipality)
+                .where(CaseRecord.case_id.in_(ids[start:start + 500]))
+                .order_by(CaseRecord.opened_at.desc()))
+            found.update({row.case_id: row.municipality for row in rows})  # the first wins last
+    return found
+
+
 async def previous_episode_in(
     session: AsyncSession, case_id: str, exclude_run_id: str | None = None
 ) -> PreviousEpisode | None:
@@ -69,4 +93,4 @@ async def previous_episode(
         return await previous_episode_in(session, case_id, exclude_run_id)
 
 
-__all__ = ["upsert_case", "get_case", "previous_episode", "previous_episode_in"]
+__all__ = ["upsert_case", "get_case", "municipality_of", "municipalities_of", "previous_episode", "previous_episode_in"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,18 @@ def _is_sqlite_memory(u: URL) -> bool:
     )
 
 
-def make_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
-    """An async engine for `url` (normalised by `normalize_url`)."""
+def make_engine(url: str | URL, *, echo: bool = False, timeout: float | None = None,
+                **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url` (normalised by `normalize_url`).
+
+    `timeout` (seconds) bounds how long a statement waits for the database: SQLite's busy
+    timeout (a locked file), PostgreSQL's connect and pool timeouts (an unreachable server).
+    Default: SQLite waits SQLITE_BUSY_TIMEOUT_MS, PostgreSQL the drivers' own defaults. The
+    intake sets a short one, so a client hears 503 at once rather than after a long wait."""
     u = normalize_url(url)
+    # Statement parameters (key hashes, message payloads) never appear in an error's text, which
+    # is logged (RULES §12 I5).
+    kwargs.setdefault("hide_parameters", True)
     if u.get_backend_name() == "sqlite":
         if _is_sqlite_memory(u):
             # One shared connection, or every connection would see its own empty database.
@@ -75,16 +85,20 @@ def make_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> AsyncEn
         else:
             Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(u, echo=echo, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        busy_ms = int(timeout * 1000) if timeout is not None else SQLITE_BUSY_TIMEOUT_MS
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_on_connect, busy_ms))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if timeout is not None:
+        kwargs.setdefault("pool_timeout", timeout)
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", timeout)
     return create_async_engine(u, echo=echo, **kwargs)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(busy_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         _sqlite_use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -232,11 +246,12 @@ class Store:
         url: str | URL | None = None,
         run_migrations: bool = True,
         seed_registry: bool = True,
+        timeout: float | None = None,
     ) -> Store:
         """Connect to `url` (default `settings.database_url`), migrate, and seed the registry from
-        `settings.registry_file` if the party table is empty."""
+        `settings.registry_file` if the party table is empty. `timeout`: see `make_engine`."""
         settings = settings or get_settings()
-        store = cls.from_url(url or settings.database_url, settings)
+        store = cls.from_url(url or settings.database_url, settings, timeout=timeout)
         try:
             if run_migrations:
                 if _is_sqlite_memory(store.engine.url):
@@ -255,10 +270,18 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def ping(self) -> None:
-        """Raise if the database cannot be reached (for health checks)."""
+    async def ping(self, *, write: bool = False) -> None:
+        """Raise if the database cannot be reached (for health checks). `write=True` also takes
+        SQLite's write lock for a moment (and gives it back): a locked file reads fine but takes
+        no writes, and only this finds that out."""
         async with self.engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+            if write and self.engine.dialect.name == "sqlite":
+                # One call on the driver's thread: should this wait be cancelled, the lock is
+                # still given back (a BEGIN finishing after its caller gave up would keep it).
+                raw = await conn.get_raw_connection()
+                await raw.driver_connection.executescript("BEGIN IMMEDIATE; ROLLBACK;")
+            else:
+                await conn.execute(sa.text("SELECT 1"))
 
     async def __aenter__(self) -> Store:
         return self

@@ -11,10 +11,12 @@ case ids hold only the corporation code and its contract reference.
 - `inbox_message`: one row per delivered action and receiving party; exactly once per
   (party_code, idempotency_key); with its webhook push state (migration 0003_i13).
 - `case_record`: the reporting projection of each case episode.
-- `api_key`: hashed keys of the intake (RULES §10).
-- `intake_event`: the events the intake accepted, for duplicate detection (migration 0002).
+- `api_key`: hashed keys of the intake (RULES §10), with an optional expiry (migration 0005).
+- `intake_event`: the verdicts the intake got from the cases for its events (migrations 0002,
+  0005): repeats, `event_id` reuse, and which parties sent a case an applied event (RULES §12 I3).
+- `case_timeline`: timeline entries a case archived to keep its state bounded (migration 0005).
 - `case_archive`: every closed run of a case (its compressed history, final status and timeline),
-  kept after Temporal's retention; `deletion_log`: what the retention purge removed (migration 0003).
+  kept after Temporal's retention; `deletion_log`: what the retention purge removed (migration 0004).
 """
 
 from __future__ import annotations
@@ -112,18 +114,24 @@ class ApiKey(SQLModel, table=True):
     role: str = Field(max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime())
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
 class IntakeEvent(SQLModel, table=True):
-    """An event the intake accepted (migration 0002): a repeated (source, event_id) is a duplicate."""
+    """An event that came in through the intake, written once its case gave a verdict on it
+    (so a row means: the event is in the case's history). `verdict` is `applied`, `ignored` (with
+    the case's `reason`) or `accepted` (in history, verdict not yet known)."""
 
     __tablename__ = "intake_event"
+    __table_args__ = (sa.Index("ix_intake_event_case_source", "case_id", "source"),)
 
     source: str = Field(primary_key=True, max_length=CODE_LEN)
     event_id: str = Field(primary_key=True, max_length=200)
     case_id: str = Field(max_length=250)
     type: str = Field(max_length=64)
     received_at: datetime = Field(sa_type=UTCDateTime())
+    verdict: str = Field(default="applied", max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class CaseArchive(SQLModel, table=True):
@@ -173,4 +181,17 @@ class DeletionLog(SQLModel, table=True):
     deleted_at: datetime = Field(sa_type=UTCDateTime())
 
 
-TABLES = (Party, Route, InboxMessage, CaseRecord, ApiKey, IntakeEvent, CaseArchive, DeletionLog)
+class CaseTimelineEntry(SQLModel, table=True):
+    """One archived timeline entry: position `seq` in the timeline of the episode `run_id` (its
+    first run) of `case_id`."""
+
+    __tablename__ = "case_timeline"
+
+    case_id: str = Field(primary_key=True, max_length=250)
+    run_id: str = Field(primary_key=True, max_length=100)
+    seq: int = Field(primary_key=True)
+    entry: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+
+
+TABLES = (Party, Route, InboxMessage, CaseRecord, ApiKey, IntakeEvent, CaseArchive, DeletionLog,
+          CaseTimelineEntry)

@@ -4,9 +4,16 @@ Routing is data: the file seeds the `party` and `route` tables, and a reload ups
 deletes: a party or route dropped from the file stays until removed from the table). The file is
 validated as a whole before anything is written, and every problem is reported at once.
 
-Lookups take an open `AsyncSession`, so one activity can make several in one transaction.
-`read_case_parties` reads every party a case can involve in one statement and answers the same
-lookups from those rows; it is read anew for each activity, so it always follows the last load.
+One reader serves everyone: `Parties` holds registry rows and answers every lookup from them.
+`read_case_parties` reads the parties one case can involve in one statement (the activities,
+anew for each activity, so they always follow the last load); `read_parties` reads them all (the
+intake, which keeps them for a few seconds). Lookups take an open `AsyncSession`, so an activity
+can make them in its own transaction.
+
+Case ids are `case-{corporation}-{tenancy_ref}` (RULES §3) and both parts may hold hyphens, so
+two corporations whose codes are `x` and `x-y` could produce the same case id (`x` with tenancy
+`y-1`, `x-y` with tenancy `1`). The registry refuses such a pair of codes, in the file and against
+the parties already stored: then every case id names exactly one corporation and tenancy.
 """
 
 from __future__ import annotations
@@ -112,6 +119,7 @@ class RegistryFile(BaseModel):
                     out.append(f"{owner}: municipalities must list the municipalities it serves")
                 for m in p.municipalities:
                     ref(owner, "municipalities", m, "municipality")
+        out += corporation_code_clashes(p.code for p in self.party if p.kind == "corporation")
         mpzo = [p.code for p in self.party if p.kind == "mpzo"]
         if len(mpzo) != 1:
             out.append(f"exactly one party of kind 'mpzo' is needed, found {len(mpzo)}: {mpzo}")
@@ -126,6 +134,20 @@ class RegistryFile(BaseModel):
             if not r.ris_connected and r.alternative_channel is None:
                 out.append(f"{owner}: not connected to RIS, so alternative_channel is required")
         return out
+
+
+def corporation_code_clashes(codes: Iterable[str]) -> list[str]:
+    """Pairs of corporation codes whose case ids could collide: one is the other plus `-…`."""
+    ordered = sorted(set(codes))
+    out = []
+    for i, short in enumerate(ordered):
+        for long in ordered[i + 1:]:
+            if long.startswith(short + "-"):
+                out.append(
+                    f"corporation codes {short!r} and {long!r} clash: case ids "
+                    f"case-{short}-<tenancy> and case-{long}-<tenancy> could be the same "
+                    f"(RULES §3); a corporation code may not be another's followed by '-'")
+    return out
 
 
 def parse_registry(path: Path) -> RegistryFile:
@@ -180,6 +202,13 @@ async def load_registry(session_factory: SessionFactory, path: Path) -> LoadSumm
     """Validate `path` and upsert its parties and routes, in one transaction."""
     registry = parse_registry(path)
     async with session_factory() as session, session.begin():
+        stored = await session.scalars(
+            sa.select(Party.code).where(Party.kind == PartyKind.corporation.value))
+        clashes = corporation_code_clashes(
+            [*stored, *(p.code for p in registry.party if p.kind == "corporation")])
+        if clashes:
+            raise RegistryError(_report(path, [f"{c} (with the parties already loaded)"
+                                               for c in clashes]))
         for p in registry.party:
             values = p.model_dump()
             ins = dialect_insert(session, Party).values(**values)
@@ -261,16 +290,6 @@ class RouteInfo:
         return self.alternative_channel
 
 
-async def get_party(session: AsyncSession, code: str) -> Party | None:
-    return await session.get(Party, code)
-
-
-async def party_kind(session: AsyncSession, code: str) -> PartyKind | None:
-    """The kind of the party with this code, or None when it is not in the registry."""
-    kind = (await session.execute(sa.select(Party.kind).where(Party.code == code))).scalar()
-    return PartyKind(kind) if kind is not None else None
-
-
 def _check_kind(party: Party | None, code: str, kind: PartyKind) -> Party:
     if party is None:
         raise UnknownParty(f"{kind.replace('_', ' ')} {code!r} is not in the registry")
@@ -302,28 +321,6 @@ def has_webhook(party: Party) -> bool:
     return party.webhook_url is not None and party.webhook_secret is not None
 
 
-async def _party_of_kind(session: AsyncSession, code: str, kind: PartyKind) -> Party:
-    return _check_kind(await session.get(Party, code), code, kind)
-
-
-async def require_kind(session: AsyncSession, code: str, kind: PartyKind) -> None:
-    """Raise UnknownParty unless `code` is a registered party of `kind`."""
-    await _party_of_kind(session, code, kind)
-
-
-async def get_municipality(session: AsyncSession, code: str) -> MunicipalityInfo:
-    """The municipality with its social service and social team; UnknownParty if there is none."""
-    return _municipality_info(await _party_of_kind(session, code, PartyKind.municipality))
-
-
-async def get_social_service(session: AsyncSession, code: str) -> SocialServiceInfo:
-    return _social_service_info(await _party_of_kind(session, code, PartyKind.social_service))
-
-
-async def get_social_team(session: AsyncSession, code: str) -> SocialTeamInfo:
-    return _social_team_info(await _party_of_kind(session, code, PartyKind.social_team))
-
-
 async def get_route(session: AsyncSession, corporation: str, municipality: str) -> RouteInfo:
     """The pair's route; a pair without a row is connected to RIS."""
     row = await session.get(Route, (corporation, municipality))
@@ -333,28 +330,40 @@ async def get_route(session: AsyncSession, corporation: str, municipality: str) 
                      alternative_channel=row.alternative_channel)
 
 
-async def mpzo_code(session: AsyncSession) -> str:
-    """The code of the region's MPZO (the first by code, should an edit have added a second)."""
-    code = (
-        await session.execute(
-            sa.select(Party.code).where(Party.kind == PartyKind.mpzo.value).order_by(Party.code).limit(1)
-        )
-    ).scalar()
-    if code is None:
-        raise UnknownParty("the registry has no party of kind 'mpzo'")
-    return code
-
-
 @dataclass(frozen=True)
-class CaseParties:
-    """The registry rows of one case's parties, read together by `read_case_parties`.
+class Parties:
+    """Registry rows (all of them, or one case's), and every lookup answered from them.
 
-    The methods are the lookups above without a round trip each: the same answers, the same
-    UnknownParty messages. A party the case does not need is only checked when it is asked for
-    (an action to the corporation does not fail for want of an MPZO).
+    A party that is not needed is only checked when it is asked for (an action to the
+    corporation does not fail for want of an MPZO).
     """
 
     rows: Mapping[str, Party]  # by code, in the order of the codes in the database
+
+    def kind(self, code: str) -> PartyKind | None:
+        """The kind of the party with this code; None when it is not in these rows."""
+        party = self.rows.get(code)
+        if party is None:
+            return None
+        try:
+            return PartyKind(party.kind)
+        except ValueError:
+            return None
+
+    def serves(self, party_code: str, municipality: str) -> bool:
+        """RULES §7: does this municipality, social service or social team serve `municipality`?
+        The MPZO serves the whole region; a corporation serves no municipality (it owns
+        tenancies)."""
+        if self.kind(municipality) is not PartyKind.municipality:
+            return False
+        kind = self.kind(party_code)
+        if kind is PartyKind.municipality:
+            return party_code == municipality
+        if kind is PartyKind.social_service:
+            return self.rows[municipality].social_service == party_code
+        if kind is PartyKind.social_team:
+            return municipality in (self.rows[party_code].municipalities or ())
+        return kind is PartyKind.mpzo
 
     def require_kind(self, code: str, kind: PartyKind) -> None:
         _check_kind(self.rows.get(code), code, kind)
@@ -403,13 +412,19 @@ def _case_parties_statement() -> sa.Select:
 _CASE_PARTIES = _case_parties_statement()
 
 
-async def read_case_parties(session: AsyncSession, corporation: str, municipality: str) -> CaseParties:
+async def read_case_parties(session: AsyncSession, corporation: str, municipality: str) -> Parties:
     """Read, in one statement, every party a case of `corporation` in `municipality` can involve:
     the two of them, the municipality's social service and social team, and the MPZO."""
     parties = (
         await session.scalars(_CASE_PARTIES, {"corporation": corporation, "municipality": municipality})
     ).all()
-    return CaseParties(rows={p.code: p for p in parties})
+    return Parties(rows={p.code: p for p in parties})
+
+
+async def read_parties(session: AsyncSession) -> Parties:
+    """The whole registry, in one statement."""
+    parties = (await session.scalars(sa.select(Party).order_by(Party.code))).all()
+    return Parties(rows={p.code: p for p in parties})
 
 
 __all__ = [
@@ -420,6 +435,7 @@ __all__ = [
     "RouteEntry",
     "LoadSummary",
     "parse_registry",
+    "corporation_code_clashes",
     "load_registry",
     "seed_registry_if_empty",
     "UnknownParty",
@@ -427,15 +443,9 @@ __all__ = [
     "SocialServiceInfo",
     "SocialTeamInfo",
     "RouteInfo",
-    "get_party",
-    "party_kind",
-    "require_kind",
-    "get_municipality",
-    "get_social_service",
-    "get_social_team",
     "get_route",
-    "mpzo_code",
     "has_webhook",
-    "CaseParties",
+    "Parties",
     "read_case_parties",
+    "read_parties",
 ]

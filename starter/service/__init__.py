@@ -53,7 +53,8 @@ from starter.service.parsing import MAX_JSON_DEPTH, ndjson_items, parse_json
 from starter.service.validation import ValidatedEvent, validate_event
 from vangnet.store import Store
 from vangnet.store.registry import Parties
-from vangnet.store.timeline import archived_entries
+from vangnet.archive import ArchivedCase, archived_case
+from vangnet.store.timeline import archived_count, archived_entries
 
 HEALTH_TIMEOUT_SECONDS = 3.0
 
@@ -132,20 +133,39 @@ class IntakeService:
             raise not_found("case_not_found", f"there is no case {case_id}")
 
     async def case_status(self, p: Principal, case_id: str, *, route: str) -> dict[str, Any]:
-        """The `status` query of RULES §9 (the latest episode), for a party involved in the case."""
+        """The `status` query of RULES §9 (the latest episode), for a party involved in the case;
+        from the archive (issue 11) once Temporal's retention has removed the case."""
         async with self._answering(p, route):
             await self._readable(p, case_id)
-            return await self.cases.status(case_id)
+            try:
+                return await self.cases.status(case_id)
+            except IntakeError as err:
+                archived = await self._archived(err, case_id)
+                return {**archived.status, "source": archived.source}
 
     async def case_timeline(self, p: Principal, case_id: str, *, route: str) -> list[dict[str, Any]]:
         """The `timeline` of RULES §9, whole: the entries the case archived to the case store,
-        then those it holds."""
+        then those it holds (or, after Temporal's retention, those its archived run held)."""
         async with self._answering(p, route):
             await self._readable(p, case_id)
-            tail = await self.cases.timeline_tail(case_id)
-            older = await archived_entries(self.store.sessions, case_id, tail.first_run_id,
-                                           tail.archived)
-            return [*older, *tail.entries]
+            try:
+                tail = await self.cases.timeline_tail(case_id)
+                first_run_id, below, entries = tail.first_run_id, tail.archived, tail.entries
+            except IntakeError as err:
+                archived = await self._archived(err, case_id)
+                first_run_id, entries = archived.first_run_id, archived.timeline
+                below = await archived_count(self.store.sessions, case_id, first_run_id)
+            older = await archived_entries(self.store.sessions, case_id, first_run_id, below)
+            return [*older, *entries]
+
+    async def _archived(self, err: IntakeError, case_id: str) -> ArchivedCase:
+        """The archived latest episode when Temporal no longer has the case; else `err` again."""
+        if err.code != "case_not_found":
+            raise err
+        archived = await archived_case(self.store, case_id)
+        if archived is None:
+            raise err
+        return archived
 
     # -- inbox ---------------------------------------------------------------------------------
 

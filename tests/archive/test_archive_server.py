@@ -17,8 +17,10 @@ from typer.testing import CliRunner
 import starter.archive  # noqa: F401 - registers the commands
 import starter.audit  # noqa: F401
 from starter.cli import app
+from starter.service import IntakeError, IntakeService, Principal
 from tests.conftest import temporal_binary
 from vangnet.archive import archived_case
+from vangnet.domain import PartyKind
 from vangnet.operations import ArchiverInput, ArchiverResult
 from vangnet.scenarios import InDays, Region, Scenario, run_scenario, send, wait, wait_settled
 from vangnet.settings import get_settings
@@ -150,6 +152,24 @@ async def test_an_archived_case_outlives_its_deletion_from_temporal(
     assert {k: case.status[k] for k in ("case_id", "stage", "track", "closed", "outcome")} == \
         {k: live_status[k] for k in ("case_id", "stage", "track", "closed", "outcome")}
     assert case.status == live_status
+
+    # ... and the intake's reads themselves (RULES §10 GET /v1/cases/{id}, /timeline) answer from
+    # the archive, saying so, for whoever may read the case, and 404 for whoever may not (I3).
+    service = IntakeService(store, client, task_queue)
+    for reader in (Principal("operator", None, PartyKind.operator),
+                   Principal("party", "rhiant", PartyKind.corporation)):
+        status = await service.case_status(reader, case_id, route="test")
+        assert status == {**live_status, "source": "archive"}
+        assert await service.case_timeline(reader, case_id, route="test") == live_timeline
+    for outsider in (Principal("party", "woonbron", PartyKind.corporation),
+                     Principal("party", "avres", PartyKind.social_service)):
+        with pytest.raises(IntakeError) as refused:
+            await service.case_status(outsider, case_id, route="test")
+        assert (refused.value.status, refused.value.code) == (404, "case_not_found")
+    with pytest.raises(IntakeError) as missing:
+        await service.case_status(Principal("operator", None, PartyKind.operator),
+                                  f"case-rhiant-NO-{uuid.uuid4().hex[:6]}", route="test")
+    assert (missing.value.status, missing.value.code) == (404, "case_not_found")
 
 
 async def _count_ok(client, query: str, runs: int) -> bool:  # noqa: ANN001

@@ -40,4 +40,14 @@ async def archived_entries(session_factory: SessionFactory, case_id: str, run_id
         return list(rows)
 
 
-__all__ = ["archive_entries", "archived_entries"]
+async def archived_count(session_factory: SessionFactory, case_id: str, run_id: str) -> int:
+    """How many entries of the episode the case store holds (they are 0 … n-1: a case archives
+    its oldest entries first, in order)."""
+    async with session_factory() as session:
+        count = await session.scalar(
+            sa.select(sa.func.count()).select_from(CaseTimelineEntry)
+            .where(CaseTimelineEntry.case_id == case_id, CaseTimelineEntry.run_id == run_id))
+    return int(count or 0)
+
+
+__all__ = ["archive_entries", "archived_count", "archived_entries"]

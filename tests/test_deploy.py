@@ -148,12 +148,17 @@ def test_caddy_serves_the_intake_and_the_ui_over_tls_and_keeps_metrics_inside():
 # -- no default passwords ----------------------------------------------------------------------
 
 
+# Settings whose names sound secret but are switches (the UI's cookie mode; whether the UI passes
+# its user's access token on to the codec server, issue 12).
+NOT_SECRETS = frozenset({"TEMPORAL_CSRF_COOKIE_INSECURE", "TEMPORAL_CODEC_PASS_ACCESS_TOKEN"})
+
+
 def test_no_secret_has_a_default_value():
     for var, default in re.findall(r"\$\{([A-Z0-9_]+):?-([^}]*)\}", COMPOSE_TEXT):
         assert not any(word in var for word in SECRET_WORDS), f"${{{var}:-{default}}} is a default secret"
     for name, service in SERVICES.items():
         for key, value in env_of(service).items():
-            if any(word in key for word in SECRET_WORDS) and key != "TEMPORAL_CSRF_COOKIE_INSECURE":
+            if any(word in key for word in SECRET_WORDS) and key not in NOT_SECRETS:
                 assert "${" in value and ":?" in value, f"{name}: {key} must be a required .env value"
 
 

@@ -34,7 +34,14 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from vangnet.store.db import SessionFactory
-from vangnet.store.models import CaseArchive, CaseRecord, DeletionLog, InboxMessage, IntakeEvent
+from vangnet.store.models import (
+    CaseArchive,
+    CaseRecord,
+    CaseTimelineEntry,
+    DeletionLog,
+    InboxMessage,
+    IntakeEvent,
+)
 
 RUNNING = "running"
 
@@ -146,7 +153,8 @@ async def purge_expired(sessions: SessionFactory, policy: RetentionPolicy, *,
 async def _purge_case(sessions: SessionFactory, case_id: str, episodes: dict[str, _Episode],
                       reason: str, now: datetime, dry_run: bool) -> Purged | None:
     tables = {"case_archive": CaseArchive, "case_record": CaseRecord,
-              "inbox_message": InboxMessage, "intake_event": IntakeEvent}
+              "inbox_message": InboxMessage, "intake_event": IntakeEvent,
+              "case_timeline": CaseTimelineEntry}
     async with sessions() as session, session.begin():
         # Checked again in this transaction: a case that opened a new episode meanwhile stays.
         again = (await _episodes_of(session, case_id))

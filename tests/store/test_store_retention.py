@@ -20,7 +20,9 @@ from vangnet.settings import ROOT
 from vangnet.store import Store
 from vangnet.store.cases import upsert_case
 from vangnet.store.inbox import deliver
-from vangnet.store.intake import claim_event
+from vangnet.store.intake_events import Verdict, record_verdicts
+from vangnet.store.timeline import archive_entries
+from vangnet.case_messages import TimelineArchive
 
 NOW = datetime(2032, 6, 1, tzinfo=UTC)
 POLICY = RetentionPolicy()
@@ -34,13 +36,17 @@ async def _case(store: Store, case_id: str, run_id: str, *, closed_days_ago: int
         stage=Stage.closed if closed else Stage.arrears, track=Track.spoor_1, outcome=outcome,
         opened_at=(closed or NOW) - timedelta(days=200), closed_at=closed))
     await deliver(store.sessions, "rhiant", f"{case_id}/{run_id}/1", case_id, "tenant_notice_sent", {})
-    await claim_event(store.sessions, "rhiant", f"{case_id}-{run_id}-e1", case_id, "arrears_reported")
+    await record_verdicts(store.sessions, [Verdict("rhiant", f"{case_id}-{run_id}-e1", case_id,
+                                                   "arrears_reported", "applied")])
+    await archive_entries(store.sessions, TimelineArchive(
+        case_id=case_id, run_id=run_id, offset=0, entries=[{"kind": "arrears_reported"}]))
 
 
 async def _rows(store: Store, case_id: str) -> dict[str, int]:
     out = {}
     async with store.engine.connect() as conn:
-        for table in ("case_archive", "case_record", "inbox_message", "intake_event"):
+        for table in ("case_archive", "case_record", "inbox_message", "intake_event",
+                      "case_timeline"):
             out[table] = (await conn.execute(sa.text(
                 f"SELECT COUNT(*) FROM {table} WHERE case_id = :c"), {"c": case_id})).scalar_one()
     return out
@@ -77,7 +83,8 @@ async def test_a_case_past_its_retention_goes_whole_and_is_logged(store: Store) 
         assert await _rows(store, case_id) == dict.fromkeys(before[case_id], 0)
     for case_id in ("case-rhiant-KEEP-1", "case-rhiant-OPEN-3"):
         assert await _rows(store, case_id) == {"case_archive": 0, "case_record": 1,
-                                               "inbox_message": 1, "intake_event": 1}
+                                               "inbox_message": 1, "intake_event": 1,
+                                               "case_timeline": 1}
     assert (await _rows(store, "case-rhiant-AGAIN-4"))["case_record"] == 2
 
     async with store.engine.connect() as conn:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,15 +29,29 @@ from starter.runner import caller, run
 if TYPE_CHECKING:
     from starter.service import IntakeService
 
+_WHOLE = re.compile(r"^-?[0-9]{1,15}$")
 
-def _nullable(event_type: Any, name: str) -> bool:
+
+def _field(event_type: Any, name: str) -> Any:
     from vangnet.domain import EVENT_MODELS
 
     model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
-    field = model.model_fields.get(name) if model else None
+    return model.model_fields.get(name) if model else None
+
+
+def _nullable(event_type: Any, name: str) -> bool:
+    field = _field(event_type, name)
     if field is None:
         return False
     return type(None) in typing.get_args(field.annotation)
+
+
+def _cell(event_type: Any, name: str, value: str) -> Any:
+    """A CSV cell is text; an integer field (an amount, RULES §11 A12) takes its whole number."""
+    field = _field(event_type, name)
+    if field is not None and field.annotation is int and _WHOLE.match(value):
+        return int(value)
+    return value
 
 
 def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], dict[str, Any]]]]:
@@ -57,7 +72,7 @@ def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], dic
                     continue
                 value = (value or "").strip()
                 if value:
-                    event[name] = value
+                    event[name] = _cell(raw.get("type"), name, value)
                 elif _nullable(raw.get("type"), name):
                     event[name] = None
             rows.append((line + 1, raw, event))

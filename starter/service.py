@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -212,8 +212,9 @@ class CreatedKey:
 # ---------------------------------------------------------------------------------------------
 
 
-def parse_intake(body: Any, source: str) -> Intake:
-    """Validate one intake event; raise IntakeError(422) naming the field."""
+def parse_intake(body: Any, source: str, now: datetime) -> Intake:
+    """Validate one intake event as of `now` (RULES §11 A12: dates in a plausible window, integer
+    amounts, safe event ids); raise IntakeError(422) naming the field."""
     if not isinstance(body, dict):
         raise invalid("invalid_event", "an event must be a JSON object")
     if "source" in body:
@@ -228,7 +229,7 @@ def parse_intake(body: Any, source: str) -> Intake:
     if event_type not in EVENT_SENDERS:
         # parse_event's message lists the known types
         try:
-            parse_event(event_type, {})
+            parse_event(event_type, {}, now=now)
         except InvalidEvent as err:
             raise invalid("unknown_event_type", err.message, "type") from None
     try:
@@ -241,7 +242,7 @@ def parse_intake(body: Any, source: str) -> Intake:
     fields = {k: v for k, v in body.items() if k not in ENVELOPE_FIELDS and k != "type"}
     fields["source"] = source
     try:
-        event = parse_event(event_type, fields)
+        event = parse_event(event_type, fields, now=now)
     except InvalidEvent as err:
         raise invalid("invalid_event", err.message, err.field) from None
     return Intake(type=event_type, envelope=envelope, event=event)
@@ -393,7 +394,7 @@ class IntakeService:
 
     def _prepare(self, p: Principal, body: Any, reg: Registry) -> Intake:
         """Validation, registry and §7 checks that need no Temporal call."""
-        intake = parse_intake(body, p.source)
+        intake = parse_intake(body, p.source, datetime.now(UTC))
         env = intake.envelope
         if reg.kinds.get(env.corporation) is not PartyKind.corporation:
             raise invalid("unknown_corporation",

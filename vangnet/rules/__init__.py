@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from vangnet.domain import Stage
+from vangnet.rules import care, moves
 from vangnet.rules.reading import months_in_arrears, next_deadline, next_month_mark, status, timeline
 from vangnet.rules.state import (
     AFTERCARE_END,
@@ -69,9 +71,6 @@ def upgrade(state: CaseState, now: datetime) -> CaseState:
     clocks start now. Plans no action; an already amended case is returned as it is."""
     if state.amended:
         return state
-    from vangnet.domain import Stage
-    from vangnet.rules import care, moves
-
     work = Work(state.model_copy(update={"rules_version": RULES_WITH_AMENDMENTS}), now)
     s = work.s
     s.stretch_mpzo_reasons = list(dict.fromkeys(s.mpzo_reasons))

@@ -89,7 +89,9 @@ def on_crisis_meeting_held(work: Work, e: CrisisMeetingHeld) -> None:
     if e.result not in ("moratorium_needed", "no_solution"):
         return
     if s.eviction_date is None or s.eviction_date <= calendar.local_date(work.now):
-        work.note(result="no moratorium requested: the eviction date is not ahead")
+        # (`result` is the event's own field: under §11 the note has a key of its own)
+        key = "moratorium" if work.amended else "result"
+        work.note(**{key: "no moratorium requested: the eviction date is not ahead"})
         return
     if "nuisance" in s.concerns:  # R9: "geen sprake van overlast"
         work.escalate(Escalation.moratorium_excluded_nuisance,
@@ -100,7 +102,7 @@ def on_crisis_meeting_held(work: Work, e: CrisisMeetingHeld) -> None:
         work.act(Action.moratorium_requested, [Receiver.social_service],
                  eviction_date=s.eviction_date)
     elif work.amended:
-        work.note(result="a moratorium was already requested")
+        work.note(moratorium="a moratorium was already requested")
 
 
 def on_eviction_postponed(work: Work, e: EvictionPostponed) -> None:

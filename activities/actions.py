@@ -171,19 +171,22 @@ async def _resolve(
 def _messages(
     action: str, req: ActionRequest, codes: dict[Receiver, str], extra: dict[str, Any]
 ) -> list[NewMessage]:
-    """One message per receiving party, all under the request's idempotency key."""
+    """One message per receiving party, all under the request's idempotency key. A role the
+    catalogue marks `codes_only` gets no reason and no detail (A9(b): the social team hears that
+    the case moved to spoor 2, not why)."""
     body = req.model_dump(mode="json", include={"action", "case_id", "reason", "detail", "at"})
     body.update(extra)
-    return [
-        NewMessage(
-            party_code=code,
-            idempotency_key=req.idempotency_key,
-            case_id=req.case_id,
-            action=action,
-            payload={**body, "text": _text(action, req, extra, role), "role": role.value},
-        )
-        for role, code in codes.items()
-    ]
+    row = vocabulary.ACTIONS.get(vocabulary.Action(action)) if action in ACTIONS else None
+    codes_only = row.codes_only if row is not None else frozenset()
+    messages = []
+    for role, code in codes.items():
+        payload = {**body, "text": _text(action, req, extra, role), "role": role.value}
+        if role.value in codes_only:
+            payload.pop("reason", None)
+            payload.pop("detail", None)
+        messages.append(NewMessage(party_code=code, idempotency_key=req.idempotency_key,
+                                   case_id=req.case_id, action=action, payload=payload))
+    return messages
 
 
 class ActionActivities:

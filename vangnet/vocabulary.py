@@ -108,6 +108,8 @@ class Row:
     title: str = ""
     # Messages for particular receiving roles, where they read differently (A9: partners told).
     by_role: Mapping[str, str] = field(default_factory=dict)
+    # Roles whose message carries no reason and no detail, only the codes (A9(b)).
+    codes_only: frozenset[str] = frozenset()
 
 
 ACTIONS: dict[Action, Row] = {
@@ -148,8 +150,9 @@ ACTIONS: dict[Action, Row] = {
         "MPZO report",
         by_role={
             "social_team": "Casus {case_id} gaat naar spoor 2 (zorg en ondersteuning): het MPZO "
-                           "is ingeschakeld{reason_part}.",
-        }),
+                           "is ingeschakeld.",
+        },
+        codes_only=frozenset({"social_team"})),
     Action.postponement_consultation_requested: Row(
         "R7", "Overleg uitstel ontruiming (corporatie en sociale dienst)",
         "Overleg gevraagd tussen corporatie en sociale dienst over uitstel van de ontruiming "

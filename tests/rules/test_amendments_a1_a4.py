@@ -24,7 +24,6 @@ from vangnet.rules import (
 
 from .helpers import (
     RENT,
-    SIGNAL_TO,
     CaseDriver,
     act,
     ams,

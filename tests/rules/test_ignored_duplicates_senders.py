@@ -20,7 +20,6 @@ from .helpers import (
     core,
     make_state,
     midnight,
-    mpzo_first,
     open_with_arrears,
     shape,
 )

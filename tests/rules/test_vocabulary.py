@@ -174,7 +174,9 @@ def test_a9_partners_read_what_concerns_them():
     assert message("early_signal_submitted", role=Receiver.municipality, channel="RIS") == (
         "Vroegsignalering: huurachterstand gemeld voor case-woonbron-X1 (via RIS).")
     spoor2 = message("mpzo_notified", reason="concern_nuisance", role=Receiver.social_team)
-    assert spoor2.startswith("Casus case-woonbron-X1 gaat naar spoor 2")
+    # A9(b), codes only: that the case is in spoor 2, not why
+    assert spoor2 == ("Casus case-woonbron-X1 gaat naar spoor 2 (zorg en ondersteuning): het "
+                      "MPZO is ingeschakeld.")
     forwarded = message("referral_forwarded", detail={"referred_by": "social_team"},
                         role=Receiver.social_service)
     assert "via het sociaal team" in forwarded and "schuldhulp" in forwarded

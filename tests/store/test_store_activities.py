@@ -126,6 +126,23 @@ async def test_payload_holds_the_request_and_a_dutch_text(acts: CaseActivities, 
     }
 
 
+async def test_a9b_the_social_team_hears_of_spoor_2_in_codes_only(acts: CaseActivities,
+                                                                   store: Store) -> None:
+    req = request("mpzo_notified", [R.mpzo, R.social_team], reason="concern_confused_behaviour",
+                  detail={"kind": "confused_behaviour"})
+    await run_action(acts, req)
+    [to_mpzo] = await list_messages(store.sessions, "mpzo")
+    [to_team] = await list_messages(store.sessions, "sociale-wijkteams-dordrecht")
+    assert to_mpzo.payload["reason"] == "concern_confused_behaviour"
+    assert "onbegrepen gedrag" in to_mpzo.payload["text"]
+    assert to_team.payload == {
+        "action": "mpzo_notified", "case_id": "case-rhiant-H-42", "role": "social_team",
+        "at": "2025-02-03T10:00:00Z",
+        "text": "Casus case-rhiant-H-42 gaat naar spoor 2 (zorg en ondersteuning): het MPZO is "
+                "ingeschakeld.",
+    }
+
+
 async def test_free_text_reason_stays_out_of_the_text(acts: CaseActivities, store: Store) -> None:
     req = request("escalation_raised", [R.corporation], reason="Mevrouw belt niet terug")
     await run_action(acts, req)

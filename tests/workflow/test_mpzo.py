@@ -57,7 +57,7 @@ async def test_signal_bounced_notifies_mpzo_once_and_collection_continues(cases)
     sa = await case.search_attributes()
     assert (sa["CaseStage"], sa["CaseTrack"], sa["NextDeadline"]) == ("care", "spoor_2", plan_due)
     assert await case.inbox_actions("mpzo") == [("mpzo_notified", "signal_not_taken_up")]
-    assert await _reports(case, SOCIAL_TEAM) == [("mpzo_notified", "signal_not_taken_up")]
+    assert await _reports(case, SOCIAL_TEAM) == [("mpzo_notified", None)]  # A9(b): codes only
 
     # Each reason is reported once: another "not taken up" changes nothing.
     await case.send("no_contact", "sdd")
@@ -71,7 +71,7 @@ async def test_signal_bounced_notifies_mpzo_once_and_collection_continues(cases)
     assert await _reports(case) == [
         ("mpzo_notified", "signal_not_taken_up"), ("mpzo_notified", "arrears_months"),
     ]
-    assert await _reports(case, SOCIAL_TEAM) == [("mpzo_notified", "signal_not_taken_up")]
+    assert await _reports(case, SOCIAL_TEAM) == [("mpzo_notified", None)]  # A9(b): codes only
     # no plan came: the MPZO was reminded (A1)
     assert ("escalation_raised", "mpzo_plan_overdue") in await case.inbox_actions("mpzo")
     status = await case.status()

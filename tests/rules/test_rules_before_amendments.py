@@ -111,3 +111,37 @@ def test_an_upgraded_case_owes_something_by_a_date():
     state = upgrade(case.state, now)
     assert state.deadlines == {CASE_REVIEW_DUE: now + timedelta(days=90)}
     assert state.stage == Stage.debt_help
+
+
+def _carried_state(path: str) -> dict:
+    """The case state a continue-as-new run of a checked-in history started with."""
+    import base64
+    import json
+    from pathlib import Path
+
+    events = json.loads((Path(__file__).resolve().parents[1] / "histories" / path).read_text())
+    started = events["events"][0]["workflowExecutionStartedEventAttributes"]
+    return json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))["state"]
+
+
+def test_a_state_carried_over_by_earlier_code_loads_and_runs_under_either_rules():
+    from vangnet.rules import CaseState, apply_event
+
+    raw = _carried_state("archive/before-no-case-falls-through-v1/continue_as_new.2.json")
+    assert "rules_version" not in raw and "stretch_mpzo_reasons" not in raw
+    state = CaseState.model_validate(raw)
+    assert state.rules_version == RULES_BEFORE_AMENDMENTS and not state.amended
+    assert state.policy.case_review_days == 90  # A1's values default where none was recorded
+    assert len(state.timeline) == len(raw["timeline"])
+    # it round-trips, and moves to the amended rules when a new run starts
+    assert CaseState.model_validate(state.model_dump(mode="json")) == state
+    now = state.timeline[-1].at + timedelta(days=1)
+    upgraded = upgrade(state, now)
+    assert upgraded.amended and upgraded.deadlines
+    event = CaseDriver.dordrecht().event("progress_reported", now=now,
+                                         source=state.context.social_service)
+    step = apply_event(upgraded, event, now)
+    assert step.ignored is None and step.state.timeline[-1].kind == "progress_reported"
+    # and a state written under the amended rules loads as such
+    amended = _carried_state("continue_as_new.2.json")
+    assert CaseState.model_validate(amended).rules_version == RULES_WITH_AMENDMENTS

@@ -87,6 +87,7 @@ async def test_a4_every_eviction_date_gets_a_crisis_response(cases):
     assert status["next_deadline"] == {"kind": "crisis_meeting_deadline",
                                        "due_at": meeting_due.isoformat()}
     await case.send("crisis_meeting_held", "sdd", result="postponement_agreed")
+    await case.send("mpzo_plan_ready", "mpzo")  # (the MPZO's plan: no reminders to it below)
 
     # A new date after the meeting: the crisis protocol again, for that date.
     second_date = since + timedelta(days=60)

@@ -1,4 +1,4 @@
-"""The case's activities: case context, the 13 actions of RULES §5, and the case projection.
+"""The case's activities: case context, the actions of RULES §5 and §11, and the case projection.
 
 Activities need the case store, so they are bound to a `Store` built once per worker process:
 

@@ -1,6 +1,6 @@
-"""The action activities of RULES §5: one activity per name in `vangnet.domain.ACTIONS`.
+"""The action activities of RULES §5 and §11: one activity per name in `vangnet.domain.ACTIONS`.
 
-One implementation (`ActionActivities.deliver`) serves all 13; a factory gives each its own
+One implementation (`ActionActivities.deliver`) serves all 14; a factory gives each its own
 activity named exactly after the action. Each activity:
 
 1. resolves every `Receiver` role of the request to a party code through the registry
@@ -17,7 +17,9 @@ All of it is one transaction on one connection: the parties are read in one stat
 have a webhook. Nothing is cached between activities, so routing follows `starter registry load`.
 
 Each message's payload: action, case_id, role, reason, detail, at, and `text`, one plain-Dutch
-sentence for the professional who reads it. Log lines name the action, case, receiver and message,
+sentence for the professional who reads it, made from the action's catalogue row
+(`vangnet.vocabulary`) with the case's policy values (A11) and, where a role reads it differently
+(A9: partners told), that role's wording. Log lines name the action, case, receiver and message,
 never the reason or other payload fields.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -34,7 +37,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import IDEMPOTENCY_CONFLICT, INVALID_ACTION_REQUEST, UNKNOWN_PARTY
-from vangnet import metrics, texts
+from vangnet import calendar, metrics, texts, vocabulary
 from vangnet.domain import ACTIONS, ActionRequest, DeliveryResult, PartyKind, Receiver
 from vangnet.store import Store
 from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_in, mark_push_pending
@@ -42,53 +45,69 @@ from vangnet.store.registry import Parties, UnknownParty, get_route, read_case_p
 
 log = structlog.get_logger("vangnet.activities")
 
-# Dutch wording of reason and outcome codes: one table, vangnet.texts.
+# Message texts: one catalogue, vangnet.vocabulary (through vangnet.texts for reason wording).
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_GROUND = {
+    "care_started": "er is zorg gestart (A9: grond om uitstel te vragen)",
+    "help_after_summons": "er is hulp na de dagvaarding",
+}
+_REFERRED_BY = {"corporation": "via de corporatie", "social_team": "via het sociaal team"}
 
 
-def _reason_part(reason: str | None) -> str:
+def _reason_part(reason: str | None, policy: dict[str, Any]) -> str:
     """" (reden: …)" for a reason code; nothing for free text, which may describe a person."""
     if not reason or not _CODE.match(reason):
         return ""
-    return f" (reden: {texts.REASON.get(reason, reason.replace('_', ' '))})"
+    return f" (reden: {texts.reason_text(reason, policy)})"
 
 
-def _text(action: str, req: ActionRequest, extra: dict[str, Any]) -> str:
-    c = req.case_id
-    match action:
-        case "tenant_notice_sent":
-            return (f"Huurachterstand geregistreerd voor {c}: stuur de huurder de brief dat "
-                    "achterstand en zorgen gemeld worden.")
-        case "early_signal_submitted":
-            return f"Vroegsignalering: huurachterstand gemeld voor {c} (via {extra['channel']})."
-        case "casusregie_assigned":
-            text = f"Casusregie voor {c} ligt bij het sociaal team."
-            if extra.get("joint_youth_team"):
-                text += " Er is geen jeugdhulp gevraagd, dus niet bij Jeugdteams."
-            return text
-        case "collection_paused":
-            return f"Incasso pauzeren voor {c}: er is hulp geaccepteerd."
-        case "collection_resumed":
-            return f"Incasso hervatten voor {c}."
-        case "mpzo_notified":
-            return f"Melding aan het MPZO voor {c}{_reason_part(req.reason)}."
-        case "postponement_consultation_requested":
-            return (f"Overleg gevraagd tussen corporatie en sociale dienst over uitstel van de "
-                    f"ontruiming voor {c}: er is hulp na de dagvaarding.")
-        case "crisis_protocol_invoked":
-            return f"{extra['protocol']} gestart voor {c}: ontruiming aangezegd, plan het crisisoverleg."
-        case "moratorium_requested":
-            return f"Vraag de rechter om een afkoelingsperiode (art. 287b Fw) voor {c}."
-        case "escalation_raised":
-            return f"Escalatie voor {c}{_reason_part(req.reason)}: actie nodig."
-        case "aftercare_started":
-            return f"Nazorg gestart voor {c}: de huurachterstand is ingelopen."
-        case "aftercare_completed":
-            return f"Nazorg afgerond voor {c}."
-        case "case_closed":
-            outcome = texts.OUTCOME.get(str(req.detail.get("outcome", "")), "")
-            return f"Casus {c} is gesloten" + (f" ({outcome})." if outcome else ".")
-    return f"{action} voor {c}."
+def _until_text(detail: dict[str, Any], policy: dict[str, Any]) -> str:
+    """RULES §11 A3: the pause as it is: until a date, or while debt help or an arrangement runs."""
+    until = detail.get("until")
+    if isinstance(until, str) and until[:1].isdigit():
+        try:
+            day = calendar.local_date(datetime.fromisoformat(until.replace("Z", "+00:00")))
+        except ValueError:
+            day = None
+        if day is not None:
+            days = policy.get("collection_pause_days")
+            after = f" ({days} dagen na het accepteren van hulp)" if days else ""
+            return f"tot {day.isoformat()}{after}"
+    if detail.get("basis") == "arrangement":
+        return "zolang de betalingsregeling loopt"
+    return "zolang de schuldhulp loopt"
+
+
+def _values(req: ActionRequest, extra: dict[str, Any]) -> dict[str, Any]:
+    """What a catalogue template may name: the case's policy (A11), the action's detail, what the
+    delivery found (channel, protocol, ...) and a few phrases made from them."""
+    policy = dict(req.policy)
+    detail = dict(req.detail)
+    values: dict[str, Any] = {**policy, **detail, **extra, "case_id": req.case_id,
+                              "corporation": req.corporation, "municipality": req.municipality}
+    values["reason_part"] = _reason_part(req.reason, policy)
+    row = vocabulary.reason_row(req.reason)
+    values["reason_message"] = (vocabulary.render(row.message, values)
+                                if row is not None and row.message else "actie nodig.")
+    values["until_text"] = _until_text(detail, policy)
+    values["youth_note"] = (" Er is geen jeugdhulp gevraagd, dus niet bij Jeugdteams."
+                            if extra.get("joint_youth_team") else "")
+    outcome = texts.OUTCOME.get(str(detail.get("outcome", "")), "")
+    values["outcome_part"] = f" ({outcome})" if outcome else ""
+    values["ground_text"] = _GROUND.get(str(detail.get("ground")), _GROUND["help_after_summons"])
+    values["referred_by_text"] = _REFERRED_BY.get(str(detail.get("referred_by")),
+                                                  "via een partner")
+    return values
+
+
+def _text(action: str, req: ActionRequest, extra: dict[str, Any], role: Receiver | None = None) -> str:
+    """The message a receiving role reads (RULES §5, §11 A9, A11), from the catalogue."""
+    try:
+        row = vocabulary.ACTIONS[vocabulary.Action(action)]
+    except ValueError:
+        return f"{action} voor {req.case_id}."
+    template = row.by_role.get(role.value, row.message) if role is not None else row.message
+    return vocabulary.render(template, _values(req, extra))
 
 
 # Failpoint for the crash test (tests/workflow/test_worker_crash.py): with this variable set to an
@@ -152,26 +171,28 @@ async def _resolve(
 def _messages(
     action: str, req: ActionRequest, codes: dict[Receiver, str], extra: dict[str, Any]
 ) -> list[NewMessage]:
-    """One message per receiving party, all under the request's idempotency key."""
+    """One message per receiving party, all under the request's idempotency key. A role the
+    catalogue marks `codes_only` gets no reason and no detail (A9(b): the social team hears that
+    the case moved to spoor 2, not why)."""
     body = req.model_dump(mode="json", include={"action", "case_id", "reason", "detail", "at"})
     if body["reason"] is not None and not _CODE.match(body["reason"]):
         body["reason"] = None  # a code of the rules core, never free text (issue 12)
     body.update(extra)
-    body["text"] = _text(action, req, extra)
-    return [
-        NewMessage(
-            party_code=code,
-            idempotency_key=req.idempotency_key,
-            case_id=req.case_id,
-            action=action,
-            payload={**body, "role": role.value},
-        )
-        for role, code in codes.items()
-    ]
+    row = vocabulary.ACTIONS.get(vocabulary.Action(action)) if action in ACTIONS else None
+    codes_only = row.codes_only if row is not None else frozenset()
+    messages = []
+    for role, code in codes.items():
+        payload = {**body, "text": _text(action, req, extra, role), "role": role.value}
+        if role.value in codes_only:
+            payload.pop("reason", None)
+            payload.pop("detail", None)
+        messages.append(NewMessage(party_code=code, idempotency_key=req.idempotency_key,
+                                   case_id=req.case_id, action=action, payload=payload))
+    return messages
 
 
 class ActionActivities:
-    """The 13 action activities, bound to one store. `all()` lists them for a Worker."""
+    """The action activities, bound to one store. `all()` lists them for a Worker."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from starter.cli import app, fail
+from vangnet.policy import PolicyError, load_checked
 from vangnet.settings import get_settings
 from vangnet.store import Store
 from vangnet.store.models import Party, Route
@@ -29,11 +30,20 @@ app.add_typer(registry_app, name="registry")
 def load(
     file: Path = typer.Option(None, "--file", "-f", help="registry file (default: VANGNET_REGISTRY_FILE)"),
 ) -> None:
-    """Validate the registry file and upsert every party and route in one transaction."""
+    """Validate the registry file and upsert every party and route in one transaction.
+
+    The policy file must keep to the agreement with the new registry (RULES §11 A10: its
+    sections name known parties), or nothing is loaded: the worker would not start with it."""
     settings = get_settings()
     path = file or settings.registry_file
     if not path.is_file():
         fail(f"no registry file at {path}")
+    try:
+        load_checked(settings.policy_file, path)
+    except RegistryError as err:
+        fail(str(err))
+    except PolicyError as err:
+        fail(f"{err}; nothing loaded")
 
     async def work() -> None:
         store = await Store.open(settings, seed_registry=False)

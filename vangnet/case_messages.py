@@ -18,13 +18,10 @@ Signals stay as they are for integrations that speak Temporal directly (RULES §
 
 from __future__ import annotations
 
-import inspect
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vangnet.domain import EventBase, parse_event
 
 SUBMIT_EVENT = "submit_event"  # the update's name
 TIMELINE_TAIL = "timeline_tail"  # the query: the live part of the timeline, with its offset
@@ -94,18 +91,6 @@ class TimelineArchive(BaseModel):
     entries: list[dict[str, Any]]
 
 
-# Merge shim: issue 8 gives `parse_event` a `now` (A12: plausible date windows). Until both
-# branches are merged the intake and the workflow call it with or without, whichever it takes.
-_PARSE_TAKES_NOW = "now" in inspect.signature(parse_event).parameters
-
-
-def parse_event_at(event_type: str, payload: Any, now: datetime) -> EventBase:
-    """`parse_event` as of `now` (the intake's clock, or `workflow.now()`)."""
-    if _PARSE_TAKES_NOW:
-        return parse_event(event_type, payload, now=now)  # type: ignore[call-arg]
-    return parse_event(event_type, payload)
-
-
 __all__ = [
     "SUBMIT_EVENT",
     "TIMELINE_TAIL",
@@ -119,5 +104,4 @@ __all__ = [
     "EventVerdict",
     "TimelineTail",
     "TimelineArchive",
-    "parse_event_at",
 ]

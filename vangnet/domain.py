@@ -6,13 +6,26 @@ RULES.md sections 3-5 and 9. The names here are public; do not rename them.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+)
+from pydantic_core import PydanticCustomError
 
+from vangnet import calendar
 from vangnet.policy import Policy
+from vangnet.vocabulary import Action
 
 
 class Stage(StrEnum):
@@ -77,15 +90,93 @@ _C, _M, _SS, _ST, _MPZO, _OP = (
 # intake fills it from the authenticated key, never from the body.
 # ---------------------------------------------------------------------------------------------
 
-Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
-PositiveCents = Annotated[int, Field(gt=0, le=100_000_000_00)]
+# RULES §11 A12: bad input never stops a case. `parse_event(..., now=...)` checks, besides the
+# fields' own types, that amounts are integers (no strings, booleans or floats), that dates lie in
+# a plausible window and that event ids are made of safe characters. The checks read `now` from
+# the validation context; without it (`now=None`) they are off, as they were before A12, so that
+# cases that started before it replay as they ran.
+EARLIEST_DATE = date(2000, 1, 1)
+YEARS_AHEAD = 5  # eviction_date, hearing_date, until, new_eviction_date: at most this far ahead
+CLOCK_SKEW = timedelta(minutes=5)  # a sender's clock may run this much ahead of ours
+EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+
+
+def _now(info: ValidationInfo) -> datetime | None:
+    context = info.context
+    return context.get("now") if isinstance(context, dict) else None
+
+
+def _integer(value: Any, info: ValidationInfo) -> Any:
+    if _now(info) is None or type(value) is int:
+        return value
+    what = {bool: "true or false", str: "text", float: "a decimal number"}.get(type(value), "that")
+    raise PydanticCustomError("int_type", "Input should be a whole number, not {what}",
+                              {"what": what})
+
+
+def _not_before_2000(value: date) -> None:
+    if value < EARLIEST_DATE:
+        raise PydanticCustomError("date_too_early", "must not be before {earliest}",
+                                  {"earliest": EARLIEST_DATE.isoformat()})
+
+
+def _past_date(value: date, info: ValidationInfo) -> date:
+    """A date that has happened (arrears_since): 2000-01-01 up to today (Dutch time)."""
+    now = _now(info)
+    if now is not None:
+        _not_before_2000(value)
+        today = calendar.local_date(now)
+        if value > today:
+            raise PydanticCustomError("date_in_future", "must not be in the future (today is {today})",
+                                      {"today": today.isoformat()})
+    return value
+
+
+def _coming_date(value: date | None, info: ValidationInfo) -> date | None:
+    """A date of a planned step (hearing, eviction, moratorium): at most 5 years ahead."""
+    now = _now(info)
+    if now is not None and value is not None:
+        _not_before_2000(value)
+        latest = calendar.add_months(calendar.local_date(now), 12 * YEARS_AHEAD)
+        if value > latest:
+            raise PydanticCustomError("date_too_far", "must be at most {years} years ahead "
+                                      "(on or before {latest})",
+                                      {"years": YEARS_AHEAD, "latest": latest.isoformat()})
+    return value
+
+
+def _occurred_at(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    now = _now(info)
+    if now is None or value is None:
+        return value
+    if value.tzinfo is None:  # a wall-clock time without offset is Dutch time
+        value = value.replace(tzinfo=calendar.TZ)
+    _not_before_2000(calendar.local_date(value))
+    if value > now + CLOCK_SKEW:
+        raise PydanticCustomError("datetime_in_future", "must not be in the future", {})
+    return value
+
+
+def _event_id(value: str, info: ValidationInfo) -> str:
+    if _now(info) is not None and not _EVENT_ID.fullmatch(value):
+        raise PydanticCustomError(
+            "event_id_pattern", "must be 1 to 128 letters, digits or . _ : - (starting with a "
+            "letter or digit)", {})
+    return value
+
+
+Cents = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=100_000_000_00)]
+PositiveCents = Annotated[int, BeforeValidator(_integer), Field(gt=0, le=100_000_000_00)]
+PastDate = Annotated[date, AfterValidator(_past_date)]
+ComingDate = Annotated[date, AfterValidator(_coming_date)]
 
 
 class EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: Annotated[str, Field(min_length=1, max_length=200)]
-    occurred_at: datetime | None = None
+    event_id: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_event_id)]
+    occurred_at: Annotated[datetime | None, AfterValidator(_occurred_at)] = None
     source: Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -93,7 +184,7 @@ class ArrearsReported(EventBase):
     type: Literal["arrears_reported"] = "arrears_reported"
     arrears_cents: PositiveCents
     monthly_rent_cents: PositiveCents
-    arrears_since: date
+    arrears_since: PastDate
 
 
 class PaymentReceived(EventBase):
@@ -132,10 +223,23 @@ class DebtHelpStarted(EventBase):
     type: Literal["debt_help_started"] = "debt_help_started"
 
 
+class DebtHelpEnded(EventBase):
+    """RULES §11 A2: debt help ended without result."""
+
+    type: Literal["debt_help_ended"] = "debt_help_ended"
+    reason: Literal["dropped_out", "rejected", "other"]
+
+
+class ProgressReported(EventBase):
+    """RULES §11 A1: the party holding the case confirms that work on it goes on."""
+
+    type: Literal["progress_reported"] = "progress_reported"
+
+
 class PaymentArrangementAgreed(EventBase):
     type: Literal["payment_arrangement_agreed"] = "payment_arrangement_agreed"
     monthly_amount_cents: PositiveCents
-    months: Annotated[int, Field(gt=0, le=600)]
+    months: Annotated[int, BeforeValidator(_integer), Field(gt=0, le=600)]
 
 
 class ArrangementBreached(EventBase):
@@ -158,7 +262,7 @@ class CareStarted(EventBase):
 
 class SummonsServed(EventBase):
     type: Literal["summons_served"] = "summons_served"
-    hearing_date: date
+    hearing_date: ComingDate
 
 
 class JudgmentGiven(EventBase):
@@ -168,7 +272,7 @@ class JudgmentGiven(EventBase):
 
 class EvictionAnnounced(EventBase):
     type: Literal["eviction_announced"] = "eviction_announced"
-    eviction_date: date
+    eviction_date: ComingDate
 
 
 class CrisisMeetingHeld(EventBase):
@@ -178,12 +282,12 @@ class CrisisMeetingHeld(EventBase):
 
 class EvictionPostponed(EventBase):
     type: Literal["eviction_postponed"] = "eviction_postponed"
-    new_eviction_date: date | None
+    new_eviction_date: Annotated[date | None, AfterValidator(_coming_date)]
 
 
 class MoratoriumGranted(EventBase):
     type: Literal["moratorium_granted"] = "moratorium_granted"
-    until: date
+    until: ComingDate
 
 
 class MoratoriumRejected(EventBase):
@@ -215,6 +319,8 @@ Event = Annotated[
         HelpAccepted,
         HelpRefused,
         DebtHelpStarted,
+        DebtHelpEnded,
+        ProgressReported,
         PaymentArrangementAgreed,
         ArrangementBreached,
         ConcernReported,
@@ -251,6 +357,8 @@ EVENT_SENDERS: dict[str, frozenset[PartyKind]] = {
     "help_accepted": frozenset({_M, _SS, _ST}),
     "help_refused": frozenset({_M, _SS, _ST}),
     "debt_help_started": frozenset({_SS, _ST}),
+    "debt_help_ended": frozenset({_SS, _ST, _M}),  # A2
+    "progress_reported": frozenset({_SS, _ST, _MPZO}),  # A1
     "payment_arrangement_agreed": frozenset({_SS, _C}),
     "arrangement_breached": frozenset({_C, _SS}),
     "concern_reported": PROFESSIONAL,
@@ -283,8 +391,13 @@ class InvalidEvent(ValueError):
         self.field = field
 
 
-def parse_event(event_type: str, payload: dict[str, Any]) -> EventBase:
-    """Validate one event payload of the given type; raise InvalidEvent with a precise message."""
+def parse_event(event_type: str, payload: dict[str, Any], *, now: datetime | None) -> EventBase:
+    """Validate one event payload of the given type; raise InvalidEvent with a precise message.
+
+    `now` is the moment the event arrives: the intake's clock, or `workflow.now()` in a case.
+    With it, the checks of RULES §11 A12 apply (integer amounts, plausible dates, safe event ids);
+    `now=None` leaves them out, for cases that started before A12 (their histories replay as
+    they ran). Pure: the same payload and `now` always give the same answer."""
     if event_type not in EVENT_MODELS:
         raise InvalidEvent(
             f"unknown event type {event_type!r}; expected one of: {', '.join(sorted(EVENT_MODELS))}",
@@ -294,7 +407,8 @@ def parse_event(event_type: str, payload: dict[str, Any]) -> EventBase:
         raise InvalidEvent("event payload must be a JSON object")
     body = {k: v for k, v in payload.items() if k != "type"}
     try:
-        return EVENT_MODELS[event_type].model_validate(body)
+        return EVENT_MODELS[event_type].model_validate(
+            body, context={"now": now} if now is not None else None)
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or None
@@ -308,21 +422,8 @@ def parse_event(event_type: str, payload: dict[str, Any]) -> EventBase:
 # Actions (RULES §5): what a case does, one activity each.
 # ---------------------------------------------------------------------------------------------
 
-ACTIONS = (
-    "tenant_notice_sent",
-    "early_signal_submitted",
-    "casusregie_assigned",
-    "collection_paused",
-    "collection_resumed",
-    "mpzo_notified",
-    "postponement_consultation_requested",
-    "crisis_protocol_invoked",
-    "moratorium_requested",
-    "escalation_raised",
-    "aftercare_started",
-    "aftercare_completed",
-    "case_closed",
-)
+# The names and their catalogue rows live in vangnet.vocabulary; this tuple is the public list.
+ACTIONS: tuple[str, ...] = tuple(a.value for a in Action)
 
 
 class Receiver(StrEnum):
@@ -349,6 +450,9 @@ class ActionRequest(BaseModel):
     reason: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     at: datetime
+    # The case's policy values, so that a text stating a period states the case's (RULES §11
+    # A11). Not part of the delivered message.
+    policy: dict[str, Any] = Field(default_factory=dict)
 
 
 class DeliveryResult(BaseModel):

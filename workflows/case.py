@@ -64,6 +64,13 @@ WEBHOOK_RETRY = RetryPolicy(
 # run started (none before the opening event). Cases whose run started before this patch keep
 # their old command sequence to the end of that run.
 LEAN_STEPS_PATCH = "lean-steps-v1"
+# RULES.md §11 (A1-A12, "no case falls through"): runs that start with this patch apply the
+# amended rules (the case state says so, `rules_version`; a case carried over from an earlier run
+# is upgraded when the new run starts), validate events with A12's checks, and record an event or
+# deadline that fails in a way the rules did not foresee as `ignored` instead of failing the
+# workflow task again and again. Runs that started before it keep the first rules to their end.
+NO_CASE_FALLS_THROUGH_PATCH = "no-case-falls-through-v1"
+
 # The intake keeps its word (RULES §12): events from the intake arrive as the update
 # `submit_event` (vangnet/case_messages.py), whose handler waits for the event's verdict; and the
 # timeline stays bounded: past `CaseInput.timeline_limit` entries the oldest are archived to the
@@ -93,10 +100,12 @@ class TenantCaseWorkflow:
                 input.tenancy_ref,
                 input.corporation,
                 input.municipality,
+                rules_version=rules.RULES_BEFORE_AMENDMENTS,  # until run() decides
             )
         self._pending: list[tuple[str, Any]] = []
         self._published: dict[str, Any] = {}
         self._lean = False  # LEAN_STEPS_PATCH, decided at the start of the run
+        self._amended = False  # NO_CASE_FALLS_THROUGH_PATCH, decided at the start of the run
         self._projected: tuple[Any, ...] | None = None
         self._webhooks: set[asyncio.Task[None]] = set()  # deliveries in flight
         self._waiting: list[_Waiter] = []  # intake events whose verdict is not given yet
@@ -143,7 +152,7 @@ class TenantCaseWorkflow:
             raise ApplicationError(f"case {state.case_id} is closed", outcome,
                                    type=msg.REJECTED_CLOSED, non_retryable=True)
         try:
-            msg.parse_event_at(submission.type, submission.event, workflow.now())
+            parse_event(submission.type, submission.event, now=workflow.now())
         except InvalidEvent as err:
             raise ApplicationError(err.message, err.field, type=msg.REJECTED_INVALID,
                                    non_retryable=True) from None
@@ -173,6 +182,9 @@ class TenantCaseWorkflow:
     async def run(self, input: CaseInput) -> dict[str, Any]:
         info = workflow.info()
         self._lean = workflow.patched(LEAN_STEPS_PATCH)
+        self._amended = workflow.patched(NO_CASE_FALLS_THROUGH_PATCH)
+        if self._amended:
+            self._state = rules.upgrade(self._state, workflow.now())
         if self._lean:
             self._published = sa.current_values(info.typed_search_attributes)
             if input.state is not None:
@@ -198,7 +210,7 @@ class TenantCaseWorkflow:
             await self._wait_for_work()
             if self._deadline_due() or not self._pending:
                 # A timer that fell due before a queued event happened before it: fire it first.
-                step = rules.fire_due_deadlines(self._state, workflow.now())
+                step = self._fire_deadlines()
                 via = "timer"
             else:
                 step = self._apply_queued()
@@ -273,23 +285,27 @@ class TenantCaseWorkflow:
 
     def _apply_next(self) -> rules.Step:
         name, payload = self._pending.pop(0)
+        now = workflow.now()
         try:
-            if payload is None:
-                raise InvalidEvent("event payload must be a JSON object")
-            event = parse_event(name, payload)
-        except InvalidEvent as err:
-            state = self._state.model_copy(deep=True)
-            # Keep what identifies the event, when it is there, so its sender can find it.
-            ids = {k: payload[k] for k in ("event_id", "source")
-                   if isinstance(payload, dict) and isinstance(payload.get(k), str)}
-            state.timeline.append(
-                rules.TimelineEntry(
-                    at=workflow.now(), category="ignored", kind=name,
-                    detail={**ids, "reason": f"malformed event: {err.message}"},
-                )
-            )
-            return rules.Step(state=state, ignored=err.message)
-        return rules.apply_event(self._state, event, workflow.now())
+            # Validated (A12 under the patch) and applied; a malformed one is recorded `ignored`.
+            return rules.apply_payload(self._state, name, payload, now)
+        except Exception as err:
+            if not self._amended:
+                raise
+            # A12: one bad event never blocks the next (the type only: no payload in logs)
+            workflow.logger.warning("event %s ignored: %s", name, rules.internal_error(err))
+            return rules.ignore_payload(self._state, name, payload, rules.internal_error(err), now)
+
+    def _fire_deadlines(self) -> rules.Step:
+        now = workflow.now()
+        try:
+            return rules.fire_due_deadlines(self._state, now)
+        except Exception as err:
+            if not self._amended:
+                raise
+            # A12: the core drops a failing deadline itself; this catches the machinery failing
+            workflow.logger.warning("deadline skipped: %s", rules.internal_error(err))
+            return rules.skip_due_deadline(self._state, now, rules.internal_error(err))
 
     def _apply_queued(self) -> rules.Step:
         """Apply the next queued event; an intake event's handler gets the verdict."""
@@ -350,6 +366,7 @@ class TenantCaseWorkflow:
             reason=planned.reason,
             detail=planned.detail,
             at=workflow.now(),
+            policy=self._policy(),  # A11: texts state the case's own periods
         )
         result = await workflow.execute_activity(
             planned.action,
@@ -357,7 +374,7 @@ class TenantCaseWorkflow:
             result_type=DeliveryResult,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
-            summary=texts.action_summary(planned.action, planned.reason),
+            summary=texts.action_summary(planned.action, planned.reason, self._policy()),
         )
         if result.webhook_message_ids and workflow.patched(WEBHOOKS_PATCH):
             # In the background: a slow receiver never holds up the case.
@@ -487,10 +504,10 @@ class TenantCaseWorkflow:
             f"**Casus** `{state.case_id}` — {state.corporation}, {state.municipality}",
             "",
             f"- Fase: **{stage}**",
-            f"- Spoor: {'1 (hulp bij schulden)' if state.track.value == 'spoor_1' else '2 (zorg en ondersteuning)'}",
+            f"- Spoor: {texts.TRACK.get(state.track.value, state.track.value)}",
             f"- Maanden achterstand: {rules.months_in_arrears(state, now)}"
             f" ({texts.euro(state.arrears_cents)})",
-            f"- Incasso: {'stilgezet' if state.collection.value == 'paused' else 'actief'}"
+            f"- Incasso: {texts.COLLECTION.get(state.collection.value, state.collection.value)}"
             + (
                 f" tot {calendar.local_date(state.collection_paused_until).isoformat()}"
                 if state.collection_paused_until
@@ -504,14 +521,16 @@ class TenantCaseWorkflow:
             )
         if state.eviction_date:
             lines.append(f"- Ontruimingsdatum: {state.eviction_date.isoformat()}")
+        if state.moratorium_until:
+            lines.append(f"- Moratorium tot en met {state.moratorium_until.isoformat()}")
         if state.outcome:
-            lines.append(f"- Uitkomst: **{state.outcome.value}**")
+            lines.append(f"- Uitkomst: **{texts.OUTCOME.get(state.outcome.value, state.outcome.value)}**")
         recent = state.timeline[-TIMELINE_IN_DETAILS:]
         if recent:
             lines += ["", "**Laatste stappen**", ""]
             for entry in recent:
                 when = entry.at.astimezone(calendar.TZ).strftime("%Y-%m-%d %H:%M")
-                what = texts.timeline_line(entry.category, entry.kind, entry.detail)
+                what = texts.timeline_line(entry.category, entry.kind, entry.detail, self._policy())
                 lines.append(f"- {when} · {texts.CATEGORY.get(entry.category, entry.category)} · {what}")
         return "\n".join(lines)
 

@@ -12,8 +12,15 @@ from pydantic import ValidationError
 
 from starter.schemas import ENVELOPE_FIELDS, Envelope
 from starter.service.errors import invalid
-from vangnet.case_messages import EventSubmission, parse_event_at
-from vangnet.domain import EVENT_SENDERS, OPENING_EVENTS, EventBase, InvalidEvent, case_id_for
+from vangnet.case_messages import EventSubmission
+from vangnet.domain import (
+    EVENT_SENDERS,
+    OPENING_EVENTS,
+    EventBase,
+    InvalidEvent,
+    case_id_for,
+    parse_event,
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def validate_event(body: Any, source: str, now: datetime) -> ValidatedEvent:
     if event_type not in EVENT_SENDERS:
         # parse_event's message lists the known types
         try:
-            parse_event_at(event_type, {}, now)
+            parse_event(event_type, {}, now=now)
         except InvalidEvent as err:
             raise invalid("unknown_event_type", err.message, "type") from None
     try:
@@ -82,7 +89,7 @@ def validate_event(body: Any, source: str, now: datetime) -> ValidatedEvent:
     fields = {k: v for k, v in body.items() if k not in ENVELOPE_FIELDS and k != "type"}
     fields["source"] = source
     try:
-        event = parse_event_at(event_type, fields, now)
+        event = parse_event(event_type, fields, now=now)
     except InvalidEvent as err:
         raise invalid("invalid_event", err.message, err.field) from None
     return ValidatedEvent(type=event_type, envelope=envelope, event=event)

@@ -252,7 +252,7 @@ async def test_a_party_reads_from_the_moment_it_is_involved(api):
 
 
 async def test_inbox_is_the_callers_own(api):
-    await api.open_case()
+    await api.settled(await api.open_case())  # the tenant notice is delivered, not just accepted
     r = await api.get("/v1/inbox", "woonbron")
     assert [m["action"] for m in r.json()["messages"]] == ["tenant_notice_sent"]
     r = await api.get("/v1/inbox", "poort6")

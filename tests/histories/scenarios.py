@@ -100,6 +100,62 @@ SCENARIOS: list[Scenario] = [
         )],
         wait(days=30), send("payment_received", amount_cents=20_000, arrears_cents=0),
     ], history_limit=120),
+    # RULES §11 A2 (and A1, A3): debt help starts, the tenant drops out; collection resumes, the
+    # arrears are past two months so the MPZO hears at once (help_ended); its plan comes late.
+    _s("debt_help_dropped_out", "woonbron", "dordrecht", [
+        send("arrears_reported", arrears_cents=85_000, monthly_rent_cents=85_000,
+             arrears_since=InDays(-10)),
+        wait(days=2), send("reminder_sent", tenant_objects_to_signal=False),
+        wait(days=19),  # the early signal goes at 30 days of arrears (A9: partners told)
+        wait(days=5), send("help_accepted", "municipality"),
+        wait(days=3), send("debt_help_started", "social_service"),  # A3: while debt help runs
+        wait(days=20), send("progress_reported", "social_team"),  # A1: the review clock re-arms
+        wait(days=15), send("debt_help_ended", "social_service", reason="dropped_out"),  # A2
+        wait(days=16),  # A1: no plan from the MPZO within 10 working days: escalated
+        send("mpzo_plan_ready", "mpzo"),
+        wait(days=30), send("tenancy_ended", reason="moved_out"),
+    ]),
+    # RULES §11 A4: an eviction announced during aftercare is a crisis; a postponement to a new
+    # date after the meeting gets a new crisis response; the moratorium's end is escalated and the
+    # next date answered; the date passes with no outcome reported (A1).
+    _s("aftercare_eviction", "fien-wonen", "gorinchem", [
+        send("arrears_reported", arrears_cents=70_000, monthly_rent_cents=70_000,
+             arrears_since=InDays(-5)),
+        wait(days=3), send("payment_received", amount_cents=70_000, arrears_cents=0),
+        wait(days=20), send("eviction_announced", eviction_date=InDays(30)),
+        wait(days=2), send("crisis_meeting_held", "social_service", result="postponement_agreed"),
+        wait(days=10), send("eviction_postponed", new_eviction_date=InDays(45)),
+        wait(days=2), send("crisis_meeting_held", "corporation", result="moratorium_needed"),
+        wait(days=5), send("moratorium_granted", "social_service", until=InDays(60)),
+        wait(days=61),  # the moratorium ends: escalated, the case stays in crisis
+        send("eviction_announced", eviction_date=InDays(20)),
+        wait(days=3), send("crisis_meeting_held", "social_service", result="no_solution"),
+        wait(days=25),  # two days after the date, nothing reported: escalated to the corporation
+        send("tenancy_ended", reason="other"),
+    ]),
+    # RULES §11 A7 (and A5): evicted while a granted moratorium runs: closed as evicted, and the
+    # breach escalated to the social service and the MPZO.
+    _s("moratorium_breached", "lek-en-waard-wonen", "molenlanden", [
+        send("arrears_reported", arrears_cents=200_000, monthly_rent_cents=100_000,
+             arrears_since=InDays(-70)),
+        wait(days=1), send("summons_served", hearing_date=InDays(21)),
+        wait(days=21), send("judgment_given", eviction_granted=True),
+        wait(days=5), send("eviction_announced", eviction_date=InDays(14)),
+        wait(days=1), send("crisis_meeting_held", "social_service", result="moratorium_needed"),
+        wait(days=3), send("moratorium_granted", "social_service", until=InDays(90)),
+        wait(days=12), send("eviction_executed"),
+    ]),
+    # RULES §11 A12: an eviction date in the year 9999 and an amount as text are recorded as
+    # ignored with the reason; the events after them are applied as usual.
+    _s("bad_input", "woonzorg-nederland", "papendrecht", [
+        send("arrears_reported", arrears_cents=60_000, monthly_rent_cents=60_000,
+             arrears_since=InDays(-3)),
+        wait(days=1), send("eviction_announced", eviction_date="9999-12-31"),
+        wait(days=1), send("payment_received", amount_cents="60000", arrears_cents=0),
+        wait(days=1), send("reminder_sent", tenant_objects_to_signal=False),
+        wait(days=1), send("payment_received", amount_cents=60_000, arrears_cents=0),
+        wait(days=2),
+    ]),
     # Nuisance reported: after the crisis meeting no moratorium may be asked, an escalation instead.
     _s("nuisance_no_moratorium", "rhiant", "alblasserdam", [
         send("concern_reported", "social_team", kind="nuisance"),

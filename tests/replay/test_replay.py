@@ -35,7 +35,11 @@ ALL_FILES = FILES + archived_history_files() + ENCRYPTED_FILES
 def test_there_are_histories_for_every_path():
     names = {f.name.split(".")[0] for f in FILES}
     assert {"spoor1_resolved", "mpzo_summons_late", "crisis_moratorium", "evicted",
-            "continue_as_new", "intake_updates", "long_timeline"} <= names
+            "continue_as_new", "intake_updates", "long_timeline",
+            # RULES §11: help that ends (A2), every eviction date (A4), an eviction during a
+            # moratorium (A7), bad input (A12)
+            "debt_help_dropped_out", "aftercare_eviction", "moratorium_breached",
+            "bad_input"} <= names
 
 
 def test_the_current_histories_are_made_by_the_current_code():
@@ -44,14 +48,19 @@ def test_the_current_histories_are_made_by_the_current_code():
     # timeline to archive (long_timeline, every run of it).
     archiving = {f.name for f in history_files("long_timeline")}
     assert archiving
+    current = {"lean-steps-v1", "no-case-falls-through-v1"}
     assert {f.name: patches_taken(f) for f in FILES} == {
-        f.name: {"lean-steps-v1", "intake-keeps-its-word-v1"} if f.name in archiving
-        else {"lean-steps-v1"} for f in FILES}
+        f.name: current | {"intake-keeps-its-word-v1"} if f.name in archiving else current
+        for f in FILES}
 
 
 def test_the_code_before_each_patch_is_kept():
     assert {p.parent.name for p in archived_history_files()} >= {
-        "before-lean-steps-v1", "before-intake-keeps-its-word-v1"}
+        "before-lean-steps-v1", "before-intake-keeps-its-word-v1",
+        "before-no-case-falls-through-v1"}
+    for f in archived_history_files():
+        if f.parent.name == "before-no-case-falls-through-v1":
+            assert patches_taken(f) == {"lean-steps-v1"}
 
 
 def test_the_encrypted_histories_are_encrypted_across_a_key_rotation():

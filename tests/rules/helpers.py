@@ -29,16 +29,22 @@ from vangnet.domain import (
 from vangnet.policy import Policy
 from vangnet.rules import (
     AFTERCARE_END,
+    CASE_REVIEW_DUE,
     COLLECTION_PAUSE_END,
     CRISIS_MEETING_DEADLINE,
+    CURRENT_RULES,
     EARLY_SIGNAL_DUE,
+    EVICTION_OUTCOME_DEADLINE,
     HELP_PLAN_DEADLINE,
     MORATORIUM_END,
     MPZO_MONTHS_THRESHOLD,
+    MPZO_PLAN_DEADLINE,
+    SEEN_EVENT_IDS_LIMIT,
     CaseState,
     PlannedAction,
     Step,
     apply_event,
+    apply_payload,
     fire_due_deadlines,
     new_case,
     next_deadline,
@@ -99,6 +105,8 @@ _DEFAULT_KIND: dict[str, PartyKind] = {
     "help_accepted": PartyKind.municipality,
     "help_refused": PartyKind.municipality,
     "debt_help_started": PartyKind.social_service,
+    "debt_help_ended": PartyKind.social_service,
+    "progress_reported": PartyKind.social_team,
     "payment_arrangement_agreed": PartyKind.social_service,
     "arrangement_breached": PartyKind.corporation,
     "concern_reported": PartyKind.corporation,
@@ -138,8 +146,10 @@ def make_state(
     tenancy_ref: str = "HR-1001",
     policy: Policy | None = None,
     previous_episode: PreviousEpisode | None = None,
+    rules_version: int = CURRENT_RULES,
 ) -> CaseState:
-    state = new_case(case_id_for(CORPORATION, tenancy_ref), tenancy_ref, CORPORATION, municipality)
+    state = new_case(case_id_for(CORPORATION, tenancy_ref), tenancy_ref, CORPORATION, municipality,
+                     rules_version=rules_version)
     state.context = make_context(municipality, policy, previous_episode)
     return state
 
@@ -158,8 +168,18 @@ def core(state: CaseState) -> dict[str, Any]:
     return state.model_dump(exclude={"timeline", "seen_event_ids"})
 
 
-def check_invariants(state: CaseState, now: datetime) -> None:
-    """What must hold after every step, whatever came in."""
+def fingerprint(state: CaseState) -> tuple:
+    """Enough of a state to see whether a step changed its input: everything but the timeline,
+    and the timeline's entries by identity with the last few in full (a step adds entries to a
+    new list and never touches earlier ones; a full dump per step made long cases slow)."""
+    entries = state.timeline
+    return (state.model_dump(exclude={"timeline"}), id(entries), len(entries),
+            [id(e) for e in entries[-50:]], [e.model_dump() for e in entries[-5:]])
+
+
+def check_invariants(state: CaseState, now: datetime, previous: CaseState | None = None) -> None:
+    """What must hold after every step, whatever came in (`previous`: the state the step
+    started from, already checked)."""
     if not state.opened:
         assert state.stage is None
         assert not state.closed and state.outcome is None
@@ -177,6 +197,9 @@ def check_invariants(state: CaseState, now: datetime) -> None:
         # every deadline due by `now` has fired
         for kind, due in state.deadlines.items():
             assert due > now, (kind, due, now)
+    if state.amended and not state.closed:
+        # A1: an open case always owes something by a date
+        assert state.deadlines, (state.stage, "open case without a deadline")
     if state.stage == Stage.aftercare:
         assert set(state.deadlines) <= {AFTERCARE_END}
         assert state.collection == Collection.active
@@ -184,7 +207,6 @@ def check_invariants(state: CaseState, now: datetime) -> None:
     if state.stage == Stage.care:
         assert state.mpzo_involved
     assert (state.track == Track.spoor_2) == state.mpzo_involved
-    assert len(set(state.mpzo_reasons)) == len(state.mpzo_reasons)
     if state.collection == Collection.active:
         assert state.collection_paused_until is None
         assert COLLECTION_PAUSE_END not in state.deadlines
@@ -200,7 +222,7 @@ def check_invariants(state: CaseState, now: datetime) -> None:
     if not state.closed:
         assert (AFTERCARE_END in state.deadlines) == (state.stage == Stage.aftercare)
         assert (MORATORIUM_END in state.deadlines) == (state.moratorium_until is not None)
-    for kind in (CRISIS_MEETING_DEADLINE, MORATORIUM_END):
+    for kind in (CRISIS_MEETING_DEADLINE, MORATORIUM_END, EVICTION_OUTCOME_DEADLINE):
         if kind in state.deadlines:
             assert state.stage == Stage.crisis, (kind, state.stage)
     if state.help_accepted:
@@ -208,21 +230,42 @@ def check_invariants(state: CaseState, now: datetime) -> None:
             state.deadlines)
     if state.awaiting_reminder:
         assert not state.reminder_sent and EARLY_SIGNAL_DUE not in state.deadlines
-    # once-per-case actions, and nothing after the close
-    actions = [e for e in state.timeline if e.category == "action"]
+    if MPZO_PLAN_DEADLINE in state.deadlines:
+        assert state.stretch_mpzo_reasons and not state.mpzo_plan_ready
+    if CASE_REVIEW_DUE in state.deadlines and state.stage not in (
+            Stage.debt_help, Stage.arrangement, Stage.care):
+        assert set(state.deadlines) == {CASE_REVIEW_DUE}, "the review clock is the fallback here"
+    # once-per-case (per-stretch, A5) actions, and nothing after the close: checked on the
+    # entries this step added (the earlier ones were checked by the steps that made them)
+    before = previous.timeline if previous is not None else []
+    assert len(state.timeline) >= len(before)
+    if before:
+        assert state.timeline[len(before) - 1] is before[-1], "a step rewrote the timeline"
+    added = state.timeline[len(before):]
+    actions = [e for e in added if e.category == "action"]
     mpzo = [e.detail["reason"] for e in actions if e.kind == "mpzo_notified"]
-    assert len(mpzo) == len(set(mpzo)) and mpzo == state.mpzo_reasons
-    assert [e.kind for e in actions].count("tenant_notice_sent") <= 1
-    assert [e.kind for e in actions].count("case_closed") == (1 if state.closed else 0)
-    if state.closed:
+    assert state.mpzo_reasons == (previous.mpzo_reasons if previous else []) + mpzo
+    if state.amended:
+        stretch = [r for r in state.stretch_mpzo_reasons if r != "summons_served"]
+        assert len(stretch) == len(set(stretch))
+    else:
+        assert len(state.mpzo_reasons) == len(set(state.mpzo_reasons))
+    notices = [e.kind for e in actions].count("tenant_notice_sent")
+    assert notices <= (0 if previous is not None and previous.tenant_notified else 1)
+    closes = [i for i, e in enumerate(added) if e.category == "action" and e.kind == "case_closed"]
+    was_closed = previous is not None and previous.closed
+    assert len(closes) == (1 if state.closed and not was_closed else 0)
+    if closes:
         assert actions[-1].kind == "case_closed"
-        last_close = max(i for i, e in enumerate(state.timeline) if e.kind == "case_closed"
-                         and e.category == "action")
-        assert all(e.category == "ignored" for e in state.timeline[last_close + 1:])
+        assert all(e.category == "ignored" for e in added[closes[0] + 1:])
+    if was_closed:
+        assert all(e.category == "ignored" for e in added)
     # actions are numbered 1..n on the timeline, each once
-    seqs = [e.detail["seq"] for e in state.timeline if e.category == "action"]
-    assert seqs == list(range(1, state.action_seq + 1))
+    first_seq = (previous.action_seq if previous is not None else 0) + 1
+    assert [e.detail["seq"] for e in actions] == list(range(first_seq, state.action_seq + 1))
     assert len(set(state.seen_event_ids)) == len(state.seen_event_ids)
+    if state.amended:
+        assert len(state.seen_event_ids) <= SEEN_EVENT_IDS_LIMIT
 
 
 @dataclass
@@ -235,9 +278,10 @@ class CaseDriver:
     @classmethod
     def create(cls, municipality: str = "dordrecht", *, policy: Policy | None = None,
                previous_episode: PreviousEpisode | None = None,
-               now: datetime | None = None) -> CaseDriver:
-        return cls(make_state(municipality, policy=policy, previous_episode=previous_episode),
-                   now or ams(2025, 1, 1), [])
+               now: datetime | None = None, rules_version: int = CURRENT_RULES) -> CaseDriver:
+        state = make_state(municipality, policy=policy, previous_episode=previous_episode,
+                           rules_version=rules_version)
+        return cls(state, now or ams(2025, 1, 1), [])
 
     @classmethod
     def dordrecht(cls, **kw: Any) -> CaseDriver:
@@ -253,8 +297,9 @@ class CaseDriver:
         assert self.state.context is not None
         return next(code for code, k in self.state.context.parties.items() if k == kind)
 
-    def event(self, event_type: str, *, source: str | None = None, event_id: str | None = None,
-              occurred_at: datetime | None = None, **fields: Any):
+    def payload(self, event_type: str, *, source: str | None = None,
+                event_id: str | None = None, occurred_at: datetime | None = None,
+                **fields: Any) -> dict[str, Any]:
         if event_id is None:
             self._next_id += 1
             event_id = f"ev-{self._next_id}"
@@ -262,7 +307,13 @@ class CaseDriver:
                                    "source": source or self.default_source(event_type), **fields}
         if occurred_at is not None:
             payload["occurred_at"] = occurred_at
-        return parse_event(event_type, payload)
+        return payload
+
+    def event(self, event_type: str, *, now: datetime | None = None, **kw: Any):
+        """The event as the workflow would parse it at `now` (default: the driver's clock)."""
+        now = (now or self.now).astimezone(UTC)
+        return parse_event(event_type, self.payload(event_type, **kw),
+                           now=now if self.state.amended else None)
 
     def send(self, event_type: str, *, at: datetime | None = None, source: str | None = None,
              event_id: str | None = None, occurred_at: datetime | None = None,
@@ -271,15 +322,27 @@ class CaseDriver:
         assert at >= self.now, "events arrive in order"
         if advance:
             self.advance_to(at)
-        event = self.event(event_type, source=source, event_id=event_id,
+        event = self.event(event_type, now=at, source=source, event_id=event_id,
                            occurred_at=occurred_at, **fields)
         return self.apply(event, at)
 
+    def send_payload(self, event_type: str, payload: Any, *, at: datetime | None = None,
+                     advance: bool = True) -> Step:
+        """A signal's payload as it arrived (it may be malformed): `rules.apply_payload`."""
+        at = at or self.now
+        if advance:
+            self.advance_to(at)
+        at = at.astimezone(UTC)
+        before = fingerprint(self.state)
+        step = apply_payload(self.state, event_type, payload, at)
+        assert fingerprint(self.state) == before, "apply_payload mutated its input state"
+        return self._took(step, at)
+
     def apply(self, event, at: datetime) -> Step:
         at = at.astimezone(UTC)  # the workflow passes workflow.now(), which is UTC
-        before = self.state.model_dump()
+        before = fingerprint(self.state)
         step = apply_event(self.state, event, at)
-        assert self.state.model_dump() == before, "apply_event mutated its input state"
+        assert fingerprint(self.state) == before, "apply_event mutated its input state"
         return self._took(step, at)
 
     def advance_to(self, target: datetime) -> list[PlannedAction]:
@@ -296,16 +359,16 @@ class CaseDriver:
 
     def _fire(self, at: datetime) -> Step:
         at = at.astimezone(UTC)
-        before = self.state.model_dump()
+        before = fingerprint(self.state)
         step = fire_due_deadlines(self.state, at)
-        assert self.state.model_dump() == before, "fire_due_deadlines mutated its input state"
+        assert fingerprint(self.state) == before, "fire_due_deadlines mutated its input state"
         return self._took(step, at)
 
     def _took(self, step: Step, at: datetime) -> Step:
-        self.state = step.state
+        previous, self.state = self.state, step.state
         self.now = max(self.now, at)
         self.actions += step.actions
-        check_invariants(self.state, self.now)
+        check_invariants(self.state, self.now, previous)
         return step
 
     # -- reading ------------------------------------------------------------------------------
@@ -355,6 +418,8 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
     "help_accepted": {},
     "help_refused": {},
     "debt_help_started": {},
+    "debt_help_ended": {"reason": "dropped_out"},
+    "progress_reported": {},
     "payment_arrangement_agreed": {"monthly_amount_cents": 10_000, "months": 8},
     "arrangement_breached": {},
     "concern_reported": {"kind": "confused_behaviour"},
@@ -386,3 +451,14 @@ def open_with_arrears(case: CaseDriver, *, at: datetime, since: date, months: fl
 
 def to_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+# -- receivers under RULES §11 -----------------------------------------------------------------
+
+# A9(a): the early signal also informs the municipality's social service and social team.
+SIGNAL_TO = ("municipality", "social_service", "social_team")
+
+
+def mpzo_first(reason: str) -> tuple:
+    """The first MPZO report of a stretch: A9(b) tells the social team too."""
+    return act("mpzo_notified", "mpzo", "social_team", reason=reason)

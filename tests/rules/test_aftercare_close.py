@@ -18,11 +18,13 @@ from vangnet.rules import (
 from .helpers import (
     RENT,
     SAMPLE_FIELDS,
+    SIGNAL_TO,
     CaseDriver,
     act,
     ams,
     core,
     midnight,
+    mpzo_first,
     open_with_arrears,
     shape,
 )
@@ -103,12 +105,14 @@ def test_r10_payoff_in_crisis_ends_the_crisis():
     assert case.state.eviction_date is None and case.status()["eviction_date"] is None
     assert case.deadlines == {AFTERCARE_END: midnight(date(2025, 9, 21))}
     assert case.track == Track.spoor_2  # the MPZO stays informed; the track does not go back
-    assert case.send("eviction_announced", at=ams(2025, 3, 22),
-                     eviction_date="2025-04-15").ignored == (
-        "the arrears are cleared and the case is in aftercare")
     assert case.send("crisis_meeting_held", at=ams(2025, 3, 22),
                      result="no_solution").ignored == (
         "no eviction announced: the case is not in crisis")
+    # A4: an eviction announced during aftercare is a crisis again (the MPZO heard of this
+    # stretch's eviction already); aftercare ends
+    step = case.send("eviction_announced", at=ams(2025, 3, 23), eviction_date="2025-04-15")
+    assert shape(step.actions) == [act("crisis_protocol_invoked", "social_service")]
+    assert case.stage == Stage.crisis and AFTERCARE_END not in case.deadlines
 
 
 def test_r10_partial_payment_keeps_the_case_going():
@@ -161,7 +165,7 @@ def test_r10_relapse_during_aftercare_earlier_reminder_counts():
     assert case.state.arrangement is None and not case.state.help_accepted
     # the earlier reminder counts: no reminder_missing, the signal goes at 30 days
     fired = case.advance_to(midnight(date(2025, 8, 31)))
-    assert shape(fired) == [act("early_signal_submitted", "municipality")]
+    assert shape(fired) == [act("early_signal_submitted", *SIGNAL_TO)]
     assert case.stage == Stage.early_signal
     assert case.all_actions("tenant_notice_sent") == [act("tenant_notice_sent", "corporation")]
     assert "reminder_missing" not in [a[2] for a in case.all_actions("escalation_raised")]
@@ -185,11 +189,11 @@ def test_r10_relapse_with_an_earlier_objection_records_the_block():
     assert "early_signal_submitted" not in case.action_names()
     # the months rule still applies
     assert shape(case.advance_to(midnight(date(2025, 10, 1)))) == [
-        act("mpzo_notified", "mpzo", reason="arrears_months")]
+        mpzo_first("arrears_months")]
 
 
-def test_r10_relapse_does_not_report_a_reason_twice():
-    """Each MPZO reason is reported once per case, also across a relapse in aftercare."""
+def test_a5_a_relapse_starts_a_new_stretch_so_the_months_rule_reports_again():
+    """A5: each MPZO reason once per stretch; new arrears in aftercare start a new one."""
     case = CaseDriver.dordrecht()
     open_with_arrears(case, at=ams(2025, 3, 10, 9), since=SINCE, months=2)
     assert case.state.mpzo_reasons == ["arrears_months"]
@@ -197,8 +201,12 @@ def test_r10_relapse_does_not_report_a_reason_twice():
     step = case.send("arrears_reported", at=ams(2025, 5, 10, 9), arrears_cents=3 * RENT,
                      monthly_rent_cents=RENT, arrears_since="2025-05-01")
     assert shape(step.actions) == [
-        act("escalation_raised", "social_team", "corporation", reason="relapse")]
-    assert case.stage == Stage.arrears and MPZO_MONTHS_THRESHOLD not in case.deadlines
+        act("escalation_raised", "social_team", "corporation", reason="relapse"),
+        mpzo_first("arrears_months"),  # A9(b): the social team hears of spoor 2 again
+    ]
+    assert case.stage == Stage.care and MPZO_MONTHS_THRESHOLD not in case.deadlines
+    assert case.state.mpzo_reasons == ["arrears_months", "arrears_months"]
+    assert case.state.stretch_mpzo_reasons == ["arrears_months"]
 
 
 # -- R11 -----------------------------------------------------------------------------------------
@@ -212,7 +220,8 @@ def test_r11_eviction_executed():
     step = case.send("eviction_executed", at=at)
     assert shape(step.actions) == [
         act("mpzo_notified", "mpzo", reason="evicted"),
-        act("case_closed", "corporation", "mpzo", "social_service", reason="evicted"),
+        act("case_closed", "corporation", "mpzo", "social_team", "social_service",
+            reason="evicted"),
     ]
     s = case.state
     assert s.closed and s.stage == Stage.closed and s.outcome == Outcome.evicted
@@ -235,7 +244,7 @@ def test_r11_case_closed_by_operator_goes_to_everyone_involved():
     case.send("eviction_announced", at=ams(2025, 5, 20, 10), eviction_date="2025-06-20")
     step = case.send("case_closed", at=ams(2025, 5, 21), reason="registered twice")
     assert shape(step.actions) == [act(
-        "case_closed", "corporation", "municipality", "social_team", "mpzo", "social_service",
+        "case_closed", "corporation", "municipality", "social_service", "social_team", "mpzo",
         reason="withdrawn")]
     assert case.state.outcome == Outcome.withdrawn
     [entry] = case.entries("event", "case_closed")
@@ -352,14 +361,20 @@ def test_whole_episode_from_arrears_to_resolved():
     ]
     assert case.all_actions() == [
         act("tenant_notice_sent", "corporation"),
-        act("early_signal_submitted", "municipality"),
-        act("collection_paused", "corporation"),
+        act("early_signal_submitted", *SIGNAL_TO),
+        act("collection_paused", "corporation"),  # 30 days
         act("casusregie_assigned", "social_team"),
+        act("collection_paused", "corporation"),  # A3: while debt help runs
+        act("collection_paused", "corporation"),  # A3: while the arrangement runs
+        # A1: nobody reported progress on the arrangement for 90 days (19 July, 17 October)
+        act("escalation_raised", "social_team", "corporation", reason="case_stalled"),
+        act("escalation_raised", "social_team", "corporation", reason="case_stalled"),
         act("aftercare_started", "social_team"),
         act("aftercare_completed", "social_team"),
-        act("case_closed", "corporation", "municipality", "social_team", reason="resolved"),
+        act("case_closed", "corporation", "municipality", "social_service", "social_team",
+            reason="resolved"),
     ]
-    assert [a.seq for a in case.actions] == list(range(1, 8))
+    assert [a.seq for a in case.actions] == list(range(1, 12))
     assert case.state.outcome == Outcome.resolved
     assert case.status()["closed"] is True
 
@@ -378,17 +393,23 @@ def test_whole_episode_from_arrears_to_eviction():
     case.send("crisis_meeting_held", at=ams(2025, 6, 26, 10), result="no_solution")
     case.send("moratorium_rejected", at=ams(2025, 7, 5, 10))
     case.send("eviction_executed", at=ams(2025, 7, 15, 9))
+    plan_overdue = act("escalation_raised", "mpzo", reason="mpzo_plan_overdue")  # A1
     assert case.all_actions() == [
         act("tenant_notice_sent", "corporation"),
-        act("early_signal_submitted", "municipality"),
-        act("mpzo_notified", "mpzo", reason="signal_not_taken_up"),
+        act("early_signal_submitted", *SIGNAL_TO),
+        mpzo_first("signal_not_taken_up"),
         act("mpzo_notified", "mpzo", reason="arrears_months"),
+        plan_overdue,
         act("mpzo_notified", "mpzo", reason="summons_served"),
+        plan_overdue,
+        plan_overdue,
         act("crisis_protocol_invoked", "social_service"),
+        plan_overdue,
         act("escalation_raised", "social_service", "corporation", reason="crisis_meeting_overdue"),
         act("moratorium_requested", "social_service"),
+        plan_overdue,
         act("mpzo_notified", "mpzo", reason="evicted"),
-        act("case_closed", "corporation", "municipality", "mpzo", "social_service",
+        act("case_closed", "corporation", "municipality", "social_service", "social_team", "mpzo",
             reason="evicted"),
     ]
     assert case.state.outcome == Outcome.evicted and case.track == Track.spoor_2

@@ -105,7 +105,7 @@ def test_r8_meeting_in_time_stops_the_deadline(source):
     assert case.stage == Stage.crisis
 
 
-def test_r8_second_announcement_moves_the_date_only():
+def test_a4_a_new_date_before_the_meeting_is_covered_by_the_pending_meeting():
     case, _ = crisis_at(ams(2025, 6, 12, 10))
     deadline = case.deadlines[CRISIS_MEETING_DEADLINE]
     step = case.send("eviction_announced", at=ams(2025, 6, 13, 10), eviction_date="2025-07-20")
@@ -114,7 +114,7 @@ def test_r8_second_announcement_moves_the_date_only():
     assert case.deadlines[CRISIS_MEETING_DEADLINE] == deadline
     [_, second] = case.entries("event", "eviction_announced")
     assert second["detail"]["result"] == (
-        "eviction date updated; the crisis protocol is already running")
+        "the new date is covered by the crisis meeting still to be held")
 
 
 def test_r8_gorinchem_uses_its_own_social_service():
@@ -191,7 +191,9 @@ def test_r9_not_requested_when_the_eviction_date_is_not_ahead(days_ahead):
     step = case.send("crisis_meeting_held", at=meeting, result="moratorium_needed")
     assert step.actions == []
     [entry] = case.entries("event", "crisis_meeting_held")
-    assert entry["detail"]["result"] == "no moratorium requested: the eviction date is not ahead"
+    assert entry["detail"]["moratorium"] == (
+        "no moratorium requested: the eviction date is not ahead")
+    assert entry["detail"]["result"] == "moratorium_needed"  # the event's own field stays
     assert not case.state.moratorium_requested
 
 
@@ -216,7 +218,9 @@ def test_r9_moratorium_granted_holds_the_crisis_until_its_end():
     assert case.deadlines[MORATORIUM_END] == midnight(date(2025, 9, 2))
     case.advance_to(midnight(date(2025, 9, 1)))  # the arrears timers have long fired by now
     assert case.state.moratorium_until == date(2025, 9, 1)
-    assert case.advance_to(midnight(date(2025, 9, 2))) == []
+    # A4: its end is escalated to the social service and the corporation; the crisis stays
+    assert shape(case.advance_to(midnight(date(2025, 9, 2)))) == [
+        act("escalation_raised", "social_service", "corporation", reason="moratorium_ended")]
     [entry] = case.entries("deadline", MORATORIUM_END)
     assert entry["detail"]["result"] == "moratorium ended"
     assert case.state.moratorium_until is None

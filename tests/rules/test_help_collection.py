@@ -1,5 +1,6 @@
 """R3 (help accepted, collection pause, casusregie), R4 (pause expiry), R6 (breach), R7 (help after
-court steps)."""
+court steps); A3 (every change of the pause told), and A1's review clock in debt help and an
+arrangement."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import pytest
 
 from vangnet.domain import Collection, Stage, Track
 from vangnet.rules import (
+    CASE_REVIEW_DUE,
     COLLECTION_PAUSE_END,
     EARLY_SIGNAL_DUE,
     HELP_PLAN_DEADLINE,
     MPZO_MONTHS_THRESHOLD,
+    MPZO_PLAN_DEADLINE,
 )
 
-from .helpers import CaseDriver, act, ams, midnight, open_with_arrears, shape, to_utc
+from .helpers import CaseDriver, act, ams, midnight, mpzo_first, open_with_arrears, shape, to_utc
 
 SINCE = date(2025, 3, 1)
 SIGNAL_DUE = midnight(date(2025, 3, 31))
@@ -43,12 +46,14 @@ def test_r3_help_accepted_pauses_collection_and_assigns_casusregie(source):
     until = to_utc(at) + timedelta(days=30)
     assert shape(step.actions) == [act("collection_paused", "corporation"),
                                    act("casusregie_assigned", "social_team")]
-    assert step.actions[0].detail == {"until": until.isoformat()}
+    assert step.actions[0].detail == {"until": until.isoformat(), "basis": "help_accepted"}
     assert case.stage == Stage.debt_help and case.track == Track.spoor_1
     assert case.collection == Collection.paused
     assert case.state.collection_paused_until == until
-    # the help plan deadline, the months timer and the signal timer are all off
-    assert case.deadlines == {COLLECTION_PAUSE_END: until}
+    # the help plan deadline, the months timer and the signal timer are all off; A1: the
+    # review clock of stage debt_help runs from its start
+    assert case.deadlines == {COLLECTION_PAUSE_END: until,
+                              CASE_REVIEW_DUE: to_utc(at) + timedelta(days=90)}
     st = case.status()
     assert st["collection"] == "paused"
     assert st["collection_paused_until"] == until.isoformat()
@@ -61,15 +66,20 @@ def test_r3_debt_help_started_extends_the_pause():
     case = signalled()
     case.send("help_accepted", at=ams(2025, 4, 2, 10))
     step = case.send("debt_help_started", at=ams(2025, 4, 10, 10), source="sdd")
-    assert step.actions == []  # already paused, casusregie already assigned
+    # A3: the corporation is told that the pause now lasts while debt help runs
+    assert shape(step.actions) == [act("collection_paused", "corporation")]
+    assert step.actions[0].detail == {"until": None, "basis": "debt_help"}
     assert case.stage == Stage.debt_help
     assert case.collection == Collection.paused
     assert case.state.collection_paused_until is None
     assert COLLECTION_PAUSE_END not in case.deadlines
-    assert case.deadlines == {}
-    assert case.status()["next_deadline"] is None
-    # long after the 30 days: still paused, nothing fires
-    assert case.advance_to(ams(2025, 9, 1)) == []
+    review = to_utc(ams(2025, 4, 2, 10)) + timedelta(days=90)
+    assert case.deadlines == {CASE_REVIEW_DUE: review}
+    assert case.status()["next_deadline"] == {"kind": CASE_REVIEW_DUE,
+                                              "due_at": review.isoformat()}
+    # long after the 30 days: still paused; only the review clock asks for progress (A1)
+    assert shape(case.advance_to(ams(2025, 9, 1))) == [
+        act("escalation_raised", "social_team", "corporation", reason="case_stalled")]
     assert case.collection == Collection.paused and case.stage == Stage.debt_help
 
 
@@ -79,9 +89,10 @@ def test_r3_debt_help_started_without_help_accepted():
                      source="sociale-wijkteams-dordrecht")
     assert shape(step.actions) == [act("collection_paused", "corporation"),
                                    act("casusregie_assigned", "social_team")]
-    assert step.actions[0].detail == {"until": "until an arrangement is agreed or breached"}
+    assert step.actions[0].detail == {"until": None, "basis": "debt_help"}
     assert case.stage == Stage.debt_help
-    assert case.collection == Collection.paused and case.deadlines == {}
+    assert case.collection == Collection.paused
+    assert set(case.deadlines) == {CASE_REVIEW_DUE}
 
 
 def test_r3_arrangement_agreed_keeps_collection_paused():
@@ -90,11 +101,14 @@ def test_r3_arrangement_agreed_keeps_collection_paused():
     case.send("debt_help_started", at=ams(2025, 4, 10, 10))
     step = case.send("payment_arrangement_agreed", at=ams(2025, 4, 20, 10),
                      monthly_amount_cents=10_000, months=8)
-    assert step.actions == []
+    # A3: the pause now rests on the arrangement
+    assert shape(step.actions) == [act("collection_paused", "corporation")]
+    assert step.actions[0].detail == {"until": None, "basis": "arrangement"}
     assert case.stage == Stage.arrangement
     assert case.collection == Collection.paused
     assert case.state.arrangement == {"monthly_amount_cents": 10_000, "months": 8}
-    assert case.deadlines == {}
+    # A1: a new stage, a new review clock
+    assert case.deadlines == {CASE_REVIEW_DUE: to_utc(ams(2025, 4, 20, 10)) + timedelta(days=90)}
 
 
 def test_r3_arrangement_agreed_during_the_30_day_pause_ends_the_timer():
@@ -102,9 +116,9 @@ def test_r3_arrangement_agreed_during_the_30_day_pause_ends_the_timer():
     case.send("help_accepted", at=ams(2025, 4, 2, 10))
     step = case.send("payment_arrangement_agreed", at=ams(2025, 4, 20, 10), source="woonbron",
                      monthly_amount_cents=10_000, months=8)
-    assert step.actions == []
+    assert shape(step.actions) == [act("collection_paused", "corporation")]  # A3
     assert case.stage == Stage.arrangement and case.collection == Collection.paused
-    assert case.deadlines == {}
+    assert set(case.deadlines) == {CASE_REVIEW_DUE}
     assert case.advance_to(ams(2025, 6, 1)) == []
 
 
@@ -114,7 +128,7 @@ def test_r3_arrangement_agreed_directly_pauses_collection():
                      monthly_amount_cents=10_000, months=8)
     assert shape(step.actions) == [act("collection_paused", "corporation")]
     assert case.stage == Stage.arrangement
-    assert case.deadlines == {}
+    assert set(case.deadlines) == {CASE_REVIEW_DUE}
 
 
 def test_r3_help_accepted_twice_is_ignored():
@@ -150,7 +164,8 @@ def self_referred_with_help() -> tuple[CaseDriver, object]:
 
 def test_r4_pause_expiry_resumes_collection_and_escalates():
     case, until = self_referred_with_help()
-    assert case.deadlines == {COLLECTION_PAUSE_END: until}
+    assert case.deadlines == {COLLECTION_PAUSE_END: until,
+                              CASE_REVIEW_DUE: until + timedelta(days=60)}
     assert case.advance_to(until - timedelta(seconds=1)) == []
 
     fired = case.advance_to(until)
@@ -167,7 +182,7 @@ def test_r4_pause_expiry_resumes_collection_and_escalates():
     [entry] = case.entries("deadline", COLLECTION_PAUSE_END)
     assert entry["detail"] == {"due_at": until.isoformat()}
     assert shape(case.advance_to(midnight(date(2025, 5, 20)))) == [
-        act("mpzo_notified", "mpzo", reason="arrears_months")]
+        mpzo_first("arrears_months")]
     assert case.stage == Stage.care
 
 
@@ -179,7 +194,7 @@ def test_r4_pause_expiry_after_the_months_threshold_reports_to_mpzo_at_once():
     assert shape(fired) == [
         act("collection_resumed", "corporation"),
         act("escalation_raised", "social_team", "corporation", reason="pause_expired"),
-        act("mpzo_notified", "mpzo", reason="arrears_months"),
+        mpzo_first("arrears_months"),
     ]
     assert case.stage == Stage.care and case.track == Track.spoor_2
     assert case.collection == Collection.active
@@ -188,7 +203,8 @@ def test_r4_pause_expiry_after_the_months_threshold_reports_to_mpzo_at_once():
 def test_r4_no_expiry_once_debt_help_started():
     case, until = self_referred_with_help()
     case.send("debt_help_started", at=ams(2025, 4, 10))
-    assert case.advance_to(until + timedelta(days=60)) == []
+    fired = case.advance_to(until + timedelta(days=60))
+    assert "collection_resumed" not in [a.action for a in fired]
     assert case.collection == Collection.paused
 
 
@@ -200,7 +216,8 @@ def test_r4_help_accepted_again_after_expiry_pauses_again():
     assert shape(step.actions) == [act("collection_paused", "corporation"),
                                    act("casusregie_assigned", "social_team")]
     assert case.stage == Stage.debt_help
-    assert case.deadlines == {COLLECTION_PAUSE_END: at + timedelta(days=30)}
+    assert case.deadlines == {COLLECTION_PAUSE_END: at + timedelta(days=30),
+                              CASE_REVIEW_DUE: at + timedelta(days=90)}
 
 
 # -- R6 ------------------------------------------------------------------------------------------
@@ -228,7 +245,7 @@ def test_r6_breach_after_the_threshold_reports_to_mpzo_at_once():
     step = case.send("arrangement_breached", at=ams(2025, 6, 2, 10), source="woonbron")
     assert shape(step.actions) == [
         act("collection_resumed", "corporation"),
-        act("mpzo_notified", "mpzo", reason="arrears_months"),
+        mpzo_first("arrears_months"),
     ]
     assert case.stage == Stage.care and case.track == Track.spoor_2
     assert case.collection == Collection.active
@@ -254,10 +271,10 @@ def test_r7_help_after_summons_requests_postponement_consultation(event_type):
     assert case.collection == Collection.active  # not paused automatically
     assert case.stage == Stage.care
     assert "casusregie_assigned" not in case.action_names()
-    # accepted help stops the timers
+    # accepted help stops the timers: only the MPZO's plan is still owed (A1)
     assert HELP_PLAN_DEADLINE not in case.deadlines
     assert MPZO_MONTHS_THRESHOLD not in case.deadlines
-    assert case.advance_to(ams(2025, 6, 1)) == []
+    assert {a[2] for a in shape(case.advance_to(ams(2025, 6, 1)))} == {"mpzo_plan_overdue"}
 
 
 def test_r7_consultation_requested_once():
@@ -278,16 +295,18 @@ def test_r7_summons_during_the_pause_then_debt_help_extends_the_running_pause():
     help_at = ams(2025, 4, 2, 10)
     case.send("help_accepted", at=help_at)
     step = case.send("summons_served", at=ams(2025, 4, 10, 10), hearing_date="2025-05-15")
-    assert shape(step.actions) == [act("mpzo_notified", "mpzo", reason="summons_served")]
+    assert shape(step.actions) == [mpzo_first("summons_served")]
     assert case.collection == Collection.paused  # the summons itself changes no collection
     step = case.send("debt_help_started", at=ams(2025, 4, 11, 10))
     assert shape(step.actions) == [
+        act("collection_paused", "corporation"),  # A3: now while debt help runs
         act("postponement_consultation_requested", "corporation", "social_service")]
     assert case.collection == Collection.paused
     assert case.state.collection_paused_until is None
-    assert case.deadlines == {}
-    # the old 30-day end passes without anything happening; collection stays paused
-    assert case.advance_to(to_utc(help_at) + timedelta(days=31)) == []
+    assert set(case.deadlines) == {MPZO_PLAN_DEADLINE, CASE_REVIEW_DUE}
+    # the old 30-day end passes without touching collection; collection stays paused
+    fired = case.advance_to(to_utc(help_at) + timedelta(days=31))
+    assert "collection_resumed" not in [a.action for a in fired]
     assert case.collection == Collection.paused
     assert case.status()["collection_paused_until"] is None
 
@@ -300,7 +319,8 @@ def test_r7_help_accepted_after_summons_keeps_an_open_ended_pause():
     step = case.send("help_accepted", at=ams(2025, 4, 11, 10))
     assert shape(step.actions) == [
         act("postponement_consultation_requested", "corporation", "social_service")]
-    assert case.collection == Collection.paused and case.deadlines == {}
+    assert case.collection == Collection.paused
+    assert COLLECTION_PAUSE_END not in case.deadlines
 
 
 def test_arrangement_agreed_in_crisis_keeps_the_crisis():
@@ -328,14 +348,15 @@ def test_arrangement_agreed_in_crisis_during_a_pause_keeps_collection_paused():
     case.send("eviction_announced", at=ams(2025, 4, 3, 10), eviction_date="2025-05-15")
     step = case.send("payment_arrangement_agreed", at=ams(2025, 4, 4, 10),
                      monthly_amount_cents=20_000, months=4)
-    assert step.actions == []
+    assert shape(step.actions) == [act("collection_paused", "corporation")]  # A3
     assert case.stage == Stage.crisis and case.collection == Collection.paused
     assert case.state.collection_paused_until is None
     assert COLLECTION_PAUSE_END not in case.deadlines
     case.advance_to(to_utc(help_at) + timedelta(days=31))
     assert case.collection == Collection.paused
     assert "collection_resumed" not in case.action_names()
-    # the breach resumes it and the months rule applies again (R6); the crisis stays
+    # the breach resumes it and the months rule applies again (R6); the crisis stays (the MPZO
+    # heard of the case when the eviction was announced)
     step = case.send("arrangement_breached", at=ams(2025, 5, 10, 10))
     assert shape(step.actions) == [act("collection_resumed", "corporation"),
                                    act("mpzo_notified", "mpzo", reason="arrears_months")]
@@ -348,10 +369,10 @@ def test_r7_help_while_awaiting_the_reminder_cancels_the_signal():
     case = CaseDriver.dordrecht()
     open_with_arrears(case, at=ams(2025, 3, 10, 9), since=SINCE)
     case.send("summons_served", at=ams(2025, 3, 12, 10), hearing_date="2025-05-01")
-    assert shape(case.advance_to(SIGNAL_DUE)) == [
-        act("escalation_raised", "corporation", reason="reminder_missing")]
+    assert act("escalation_raised", "corporation", reason="reminder_missing") in shape(
+        case.advance_to(SIGNAL_DUE))
     case.send("help_accepted", at=ams(2025, 4, 2, 10))
     step = case.send("reminder_sent", at=ams(2025, 4, 3, 10), tenant_objects_to_signal=False)
     assert step.actions == []
     assert "early_signal_submitted" not in case.action_names()
-    assert case.deadlines == {}
+    assert EARLY_SIGNAL_DUE not in case.deadlines and HELP_PLAN_DEADLINE not in case.deadlines

@@ -1,4 +1,6 @@
-"""R5: reports to the MPZO, each reason once per case; track spoor_2; stage care unless crisis."""
+"""R5: reports to the MPZO, each reason once per stretch and every summons (A5); track spoor_2;
+stage care unless crisis; the first report of a stretch tells the social team (A9(b)) and starts
+the MPZO's plan deadline (A1)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,16 @@ from datetime import date, timedelta
 import pytest
 
 from vangnet.domain import Collection, Stage, Track
-from vangnet.rules import CRISIS_MEETING_DEADLINE, HELP_PLAN_DEADLINE, MPZO_MONTHS_THRESHOLD
+from vangnet import calendar
+from vangnet.rules import (
+    CASE_REVIEW_DUE,
+    CRISIS_MEETING_DEADLINE,
+    HELP_PLAN_DEADLINE,
+    MPZO_MONTHS_THRESHOLD,
+    MPZO_PLAN_DEADLINE,
+)
 
-from .helpers import CaseDriver, act, ams, midnight, open_with_arrears, shape, to_utc
+from .helpers import CaseDriver, act, ams, midnight, mpzo_first, open_with_arrears, shape, to_utc
 
 SINCE = date(2025, 3, 1)
 SIGNAL_DUE = midnight(date(2025, 3, 31))
@@ -40,20 +49,21 @@ def test_r5a_summons_reports_to_mpzo_even_in_debt_help():
     case.send("debt_help_started", at=ams(2025, 4, 3, 10))
     assert case.stage == Stage.debt_help
     step = case.send("summons_served", at=ams(2025, 4, 20, 10), hearing_date="2025-05-15")
-    assert shape(step.actions) == [act("mpzo_notified", "mpzo", reason="summons_served")]
+    assert shape(step.actions) == [mpzo_first("summons_served")]
     assert case.stage == Stage.care and case.track == Track.spoor_2
     assert case.collection == Collection.paused  # (a) does not touch collection
     assert case.state.hearing_date == date(2025, 5, 15)
     assert case.status()["mpzo_reasons"] == ["summons_served"]
 
 
-def test_r5a_second_summons_is_recorded_but_not_reported_again():
+def test_a5_a_second_summons_in_the_same_stretch_is_reported_too():
     case = signalled()
     case.send("summons_served", at=ams(2025, 4, 2, 10), hearing_date="2025-05-15")
     step = case.send("summons_served", at=ams(2025, 4, 3, 10), hearing_date="2025-05-22")
-    assert step.actions == [] and step.ignored is None
+    # T2.4 "altijd": every summons; the social team heard of spoor 2 with the first
+    assert shape(step.actions) == [act("mpzo_notified", "mpzo", reason="summons_served")]
     assert case.state.hearing_date == date(2025, 5, 22)
-    assert len(case.all_actions("mpzo_notified")) == 1
+    assert case.state.mpzo_reasons == ["summons_served", "summons_served"]
 
 
 def test_judgment_requires_a_summons():
@@ -82,13 +92,17 @@ def test_judgment_requires_a_summons():
 def test_r5b_signal_not_taken_up(event_type, source, fields):
     case = signalled()
     step = case.send(event_type, at=ams(2025, 4, 5, 10), source=source, **fields)
-    assert shape(step.actions) == [act("mpzo_notified", "mpzo", reason="signal_not_taken_up")]
+    assert shape(step.actions) == [mpzo_first("signal_not_taken_up")]
     assert case.stage == Stage.care and case.track == Track.spoor_2
     assert case.collection == Collection.active  # collection continues in (b)
     assert HELP_PLAN_DEADLINE not in case.deadlines
-    assert case.deadlines == {MPZO_MONTHS_THRESHOLD: MONTHS_DUE}  # (c) still possible
-    assert shape(case.advance_to(MONTHS_DUE)) == [
-        act("mpzo_notified", "mpzo", reason="arrears_months")]
+    assert case.deadlines[MPZO_MONTHS_THRESHOLD] == MONTHS_DUE  # (c) still possible
+    at = to_utc(ams(2025, 4, 5, 10))
+    assert case.deadlines[MPZO_PLAN_DEADLINE] == calendar.working_days_deadline(at, 10)  # A1
+    assert case.deadlines[CASE_REVIEW_DUE] == at + timedelta(days=90)  # A1: stage care
+    case.advance_to(MONTHS_DUE)
+    assert case.all_actions("mpzo_notified")[-1] == act("mpzo_notified", "mpzo",
+                                                        reason="arrears_months")
 
 
 def test_r5b_each_reason_once():
@@ -111,13 +125,15 @@ def test_r5b_after_a_self_referral():
     case = opened()
     case.send("self_referral", at=ams(2025, 3, 12), source="woonbron")
     step = case.send("help_refused", at=ams(2025, 3, 14), source="sdd")
-    assert shape(step.actions) == [act("mpzo_notified", "mpzo", reason="signal_not_taken_up")]
+    assert shape(step.actions) == [mpzo_first("signal_not_taken_up")]
 
 
-def test_r5b_after_help_accepted_is_ignored():
+def test_r5b_a_bounce_after_help_accepted_is_ignored():
+    # (no_contact and help_refused after help was accepted end the help: A2, test_amendments)
     case = signalled()
     case.send("help_accepted", at=ams(2025, 4, 2, 10))
-    assert case.send("no_contact", at=ams(2025, 4, 3)).ignored == "help was already accepted"
+    assert case.send("signal_bounced", at=ams(2025, 4, 3), reason="late").ignored == (
+        "help was already accepted")
 
 
 def test_r5b_help_plan_deadline_28_days_after_the_signal():
@@ -126,7 +142,7 @@ def test_r5b_help_plan_deadline_28_days_after_the_signal():
     assert HELP_PLAN_DUE.isoformat() == "2025-04-27T22:00:00+00:00"
     assert case.advance_to(HELP_PLAN_DUE - timedelta(minutes=1)) == []
     fired = case.advance_to(HELP_PLAN_DUE)
-    assert shape(fired) == [act("mpzo_notified", "mpzo", reason="signal_not_taken_up")]
+    assert shape(fired) == [mpzo_first("signal_not_taken_up")]
     assert case.stage == Stage.care and case.collection == Collection.active
     assert case.entries("deadline", HELP_PLAN_DEADLINE) == [
         {"at": "2025-04-27T22:00:00Z", "category": "deadline", "kind": HELP_PLAN_DEADLINE,
@@ -158,7 +174,7 @@ def test_r5c_and_b_are_different_reasons():
     case = signalled()
     case.advance_to(MONTHS_DUE)
     assert case.all_actions("mpzo_notified") == [
-        act("mpzo_notified", "mpzo", reason="signal_not_taken_up"),
+        mpzo_first("signal_not_taken_up"),
         act("mpzo_notified", "mpzo", reason="arrears_months"),
     ]
 
@@ -173,17 +189,18 @@ def test_r5d_concern_opens_a_case_in_care(source):
     step = case.send("concern_reported", at=ams(2025, 3, 10, 9), source=source,
                      kind="confused_behaviour")
     assert shape(step.actions) == [
-        act("mpzo_notified", "mpzo", reason="concern_confused_behaviour")]
+        mpzo_first("concern_confused_behaviour")]
     assert case.state.opened
     assert case.stage == Stage.care and case.track == Track.spoor_2
-    assert case.deadlines == {}
+    # A1: the MPZO's plan, and the review clock of stage care
+    assert set(case.deadlines) == {MPZO_PLAN_DEADLINE, CASE_REVIEW_DUE}
     assert "tenant_notice_sent" not in case.action_names()
 
 
 def test_r5d_concern_on_an_open_case_each_kind_once():
     case = signalled()
     step = case.send("concern_reported", at=ams(2025, 4, 1, 10), kind="nuisance")
-    assert shape(step.actions) == [act("mpzo_notified", "mpzo", reason="concern_nuisance")]
+    assert shape(step.actions) == [mpzo_first("concern_nuisance")]
     assert case.stage == Stage.care
     assert case.send("concern_reported", at=ams(2025, 4, 2), kind="nuisance").actions == []
     step = case.send("concern_reported", at=ams(2025, 4, 3), kind="care_and_safety",
@@ -198,7 +215,8 @@ def test_r5d_concern_then_arrears_runs_the_arrears_rules():
     step = open_with_arrears(case, at=ams(2025, 3, 10, 9), since=SINCE)
     assert shape(step.actions) == [act("tenant_notice_sent", "corporation")]
     assert case.stage == Stage.care
-    assert set(case.deadlines) == {"early_signal_due", MPZO_MONTHS_THRESHOLD}
+    assert set(case.deadlines) == {"early_signal_due", MPZO_MONTHS_THRESHOLD, MPZO_PLAN_DEADLINE,
+                                   CASE_REVIEW_DUE}
 
 
 def test_mpzo_plan_and_care_started():
@@ -222,7 +240,7 @@ def test_r5e_eviction_announced_without_mpzo_reports_first():
     case.send("judgment_given", at=ams(2025, 3, 11), eviction_granted=True)  # ignored, no summons
     step = case.send("eviction_announced", at=ams(2025, 3, 20, 10), eviction_date="2025-04-15")
     assert shape(step.actions) == [
-        act("mpzo_notified", "mpzo", reason="eviction_announced"),
+        mpzo_first("eviction_announced"),
         act("crisis_protocol_invoked", "social_service"),
     ]
     assert case.stage == Stage.crisis and case.track == Track.spoor_2
@@ -246,14 +264,16 @@ def test_mpzo_reasons_during_crisis_keep_stage_crisis():
     # the signal timer and the age threshold (1 May) pass in crisis: handled, still crisis
     case.send("crisis_meeting_held", at=ams(2025, 3, 24), result="postponement_agreed")
     assert CRISIS_MEETING_DEADLINE not in case.deadlines
-    assert shape(case.advance_to(MONTHS_DUE)) == [
-        act("escalation_raised", "corporation", reason="reminder_missing"),
-        act("mpzo_notified", "mpzo", reason="arrears_months"),
-    ]
+    fired = shape(case.advance_to(MONTHS_DUE))
+    assert act("escalation_raised", "corporation", reason="reminder_missing") in fired
+    assert act("mpzo_notified", "mpzo", reason="arrears_months") in fired
+    # A1: the MPZO's plan and the outcome of the eviction date (15 April) were owed as well
+    assert act("escalation_raised", "mpzo", reason="mpzo_plan_overdue") in fired
+    assert act("escalation_raised", "corporation", reason="eviction_outcome_unknown") in fired
     assert case.stage == Stage.crisis
 
 
-def test_all_reasons_each_once_over_a_long_case():
+def test_a5_each_reason_once_per_stretch_and_every_summons_over_a_long_case():
     case = signalled()
     case.send("no_contact", at=ams(2025, 4, 2))
     case.send("concern_reported", at=ams(2025, 4, 3), kind="nuisance")
@@ -264,4 +284,5 @@ def test_all_reasons_each_once_over_a_long_case():
     case.send("eviction_announced", at=ams(2025, 6, 10, 10), eviction_date="2025-07-01")
     case.send("eviction_executed", at=ams(2025, 7, 1, 10))
     assert [a[2] for a in case.all_actions("mpzo_notified")] == [
-        "signal_not_taken_up", "concern_nuisance", "arrears_months", "summons_served", "evicted"]
+        "signal_not_taken_up", "concern_nuisance", "arrears_months", "summons_served",
+        "summons_served", "evicted"]

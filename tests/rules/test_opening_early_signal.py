@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from vangnet import calendar
 from vangnet.domain import Collection, Stage, Track
-from vangnet.rules import EARLY_SIGNAL_DUE, HELP_PLAN_DEADLINE, MPZO_MONTHS_THRESHOLD
+from vangnet.rules import (
+    CASE_REVIEW_DUE,
+    EARLY_SIGNAL_DUE,
+    HELP_PLAN_DEADLINE,
+    MPZO_MONTHS_THRESHOLD,
+    MPZO_PLAN_DEADLINE,
+)
 
-from .helpers import RENT, CaseDriver, act, ams, midnight, open_with_arrears, shape, to_utc
+from .helpers import (
+    RENT,
+    SIGNAL_TO,
+    CaseDriver,
+    act,
+    ams,
+    midnight,
+    mpzo_first,
+    open_with_arrears,
+    shape,
+    to_utc,
+)
 
 OPEN_AT = ams(2025, 3, 10, 9)
 SINCE = date(2025, 3, 1)
@@ -100,11 +118,16 @@ def test_threshold_by_size_reports_to_mpzo_at_once():
     step = open_with_arrears(case, at=OPEN_AT, since=SINCE, months=2)
     assert shape(step.actions) == [
         act("tenant_notice_sent", "corporation"),
-        act("mpzo_notified", "mpzo", reason="arrears_months"),
+        mpzo_first("arrears_months"),
     ]
     assert case.stage == Stage.care and case.track == Track.spoor_2
     assert case.collection == Collection.active  # collection continues in (c)
-    assert case.deadlines == {EARLY_SIGNAL_DUE: SIGNAL_DUE}  # no age timer any more
+    # no age timer any more; A1: the MPZO's plan and the review clock of stage care
+    assert case.deadlines == {
+        EARLY_SIGNAL_DUE: SIGNAL_DUE,
+        MPZO_PLAN_DEADLINE: calendar.working_days_deadline(to_utc(OPEN_AT), 10),
+        CASE_REVIEW_DUE: to_utc(OPEN_AT) + timedelta(days=90),
+    }
     assert case.state.mpzo_reasons == ["arrears_months"]
 
 
@@ -120,7 +143,7 @@ def test_threshold_by_size_reached_by_a_later_report():
     case = opened()
     step = case.send("arrears_reported", at=ams(2025, 3, 20, 9), arrears_cents=2 * RENT,
                      monthly_rent_cents=RENT, arrears_since=SINCE.isoformat())
-    assert shape(step.actions) == [act("mpzo_notified", "mpzo", reason="arrears_months")]
+    assert shape(step.actions) == [mpzo_first("arrears_months")]
     assert MPZO_MONTHS_THRESHOLD not in case.deadlines
     assert case.stage == Stage.care
 
@@ -130,7 +153,7 @@ def test_threshold_by_age_at_two_calendar_months():
     case.send("reminder_sent", at=ams(2025, 3, 15), tenant_objects_to_signal=True)
     assert case.advance_to(MONTHS_DUE - timedelta(minutes=1)) == []
     fired = case.advance_to(MONTHS_DUE)
-    assert shape(fired) == [act("mpzo_notified", "mpzo", reason="arrears_months")]
+    assert shape(fired) == [mpzo_first("arrears_months")]
     assert case.stage == Stage.care and case.track == Track.spoor_2
     assert case.collection == Collection.active
     entry = case.entries("deadline", MPZO_MONTHS_THRESHOLD)
@@ -152,7 +175,7 @@ def test_old_arrears_fire_their_overdue_deadlines_in_order_when_the_case_opens()
     assert shape(step.actions) == [
         act("tenant_notice_sent", "corporation"),
         act("escalation_raised", "corporation", reason="reminder_missing"),
-        act("mpzo_notified", "mpzo", reason="arrears_months"),
+        mpzo_first("arrears_months"),
     ]
     assert [(e["category"], e["kind"]) for e in case.timeline()] == [
         ("event", "arrears_reported"),
@@ -185,7 +208,7 @@ def test_r2_early_signal_with_reminder():
     assert case.advance_to(SIGNAL_DUE - timedelta(seconds=1)) == []
 
     fired = case.advance_to(SIGNAL_DUE)
-    assert shape(fired) == [act("early_signal_submitted", "municipality")]
+    assert shape(fired) == [act("early_signal_submitted", *SIGNAL_TO)]
     assert fired[0].detail == {"arrears_months": 1}
     assert case.stage == Stage.early_signal and case.track == Track.spoor_1
     assert case.state.early_signal_at == SIGNAL_DUE
@@ -213,7 +236,7 @@ def test_r2_tenant_objects_blocks_the_signal_but_not_the_months_rule():
     assert "early_signal_submitted" not in case.action_names()
 
     fired = case.advance_to(MONTHS_DUE)
-    assert shape(fired) == [act("mpzo_notified", "mpzo", reason="arrears_months")]
+    assert shape(fired) == [mpzo_first("arrears_months")]
     assert case.stage == Stage.care
     assert "early_signal_submitted" not in case.action_names()
 
@@ -222,7 +245,7 @@ def test_r2_the_latest_reminder_decides_on_objection():
     case = opened()
     case.send("reminder_sent", at=ams(2025, 3, 15), tenant_objects_to_signal=True)
     case.send("reminder_sent", at=ams(2025, 3, 20), tenant_objects_to_signal=False)
-    assert shape(case.advance_to(SIGNAL_DUE)) == [act("early_signal_submitted", "municipality")]
+    assert shape(case.advance_to(SIGNAL_DUE)) == [act("early_signal_submitted", *SIGNAL_TO)]
 
 
 def test_r2_missing_reminder_escalates_then_signal_goes_when_the_reminder_arrives():
@@ -243,7 +266,7 @@ def test_r2_missing_reminder_escalates_then_signal_goes_when_the_reminder_arrive
 
     reminder_at = ams(2025, 4, 3, 10)
     step = case.send("reminder_sent", at=reminder_at, tenant_objects_to_signal=False)
-    assert shape(step.actions) == [act("early_signal_submitted", "municipality")]
+    assert shape(step.actions) == [act("early_signal_submitted", *SIGNAL_TO)]
     assert case.stage == Stage.early_signal
     assert not case.state.awaiting_reminder
     assert case.deadlines[HELP_PLAN_DEADLINE] == to_utc(reminder_at) + timedelta(days=28)
@@ -263,14 +286,15 @@ def test_r2_late_reminder_with_objection_records_the_block_on_the_event():
     assert entry["detail"]["tenant_objects_to_signal"] is True
     assert case.state.early_signal_blocked and not case.state.awaiting_reminder
     assert shape(case.advance_to(MONTHS_DUE)) == [
-        act("mpzo_notified", "mpzo", reason="arrears_months")]
+        mpzo_first("arrears_months")]
 
 
 def test_r2_self_referral_skips_the_signal():
     case = opened()
     at = ams(2025, 3, 12, 14)
     step = case.send("self_referral", at=at, source="sociale-wijkteams-dordrecht")
-    assert step.actions == []
+    # A9(d): a referral through the social team is forwarded to the social service
+    assert shape(step.actions) == [act("referral_forwarded", "social_service")]
     assert case.state.self_referral and case.stage == Stage.arrears
     assert case.deadlines == {HELP_PLAN_DEADLINE: to_utc(at) + timedelta(days=28),
                               MPZO_MONTHS_THRESHOLD: MONTHS_DUE}
@@ -312,7 +336,11 @@ def test_r2_signal_while_in_care_keeps_stage_care():
     case = CaseDriver.dordrecht()
     open_with_arrears(case, at=OPEN_AT, since=SINCE, months=2)
     case.send("reminder_sent", at=ams(2025, 3, 15), tenant_objects_to_signal=False)
-    assert shape(case.advance_to(SIGNAL_DUE)) == [act("early_signal_submitted", "municipality")]
+    assert shape(case.advance_to(SIGNAL_DUE)) == [
+        # A1: the MPZO reported no plan within 10 working days of the report
+        act("escalation_raised", "mpzo", reason="mpzo_plan_overdue"),
+        act("early_signal_submitted", *SIGNAL_TO),
+    ]
     assert case.stage == Stage.care and case.track == Track.spoor_2
     assert fired_detail(case, "early_signal_submitted") == {"arrears_months": 2}
 
@@ -342,7 +370,7 @@ def test_deadlines_due_at_the_same_moment_fire_in_a_fixed_order():
     assert case.status()["next_deadline"]["kind"] == EARLY_SIGNAL_DUE
     case.send("reminder_sent", at=ams(2025, 3, 15), tenant_objects_to_signal=False)
     assert shape(case.advance_to(MONTHS_DUE)) == [
-        act("early_signal_submitted", "municipality"),
-        act("mpzo_notified", "mpzo", reason="arrears_months"),
+        act("early_signal_submitted", *SIGNAL_TO),
+        mpzo_first("arrears_months"),
     ]
     assert case.stage == Stage.care

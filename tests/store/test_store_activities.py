@@ -50,6 +50,7 @@ SPEC_RECEIVERS: dict[str, list[Receiver]] = {
     "aftercare_started": [R.social_team],
     "aftercare_completed": [R.social_team],
     "case_closed": [R.corporation, R.municipality, R.social_service, R.social_team, R.mpzo],
+    "referral_forwarded": [R.social_service],  # RULES §11 A9(d)
 }
 # rhiant in Dordrecht: who each role is.
 DORDRECHT = {
@@ -122,6 +123,23 @@ async def test_payload_holds_the_request_and_a_dutch_text(acts: CaseActivities, 
         "detail": {"hearing_date": "2025-03-01"},
         "at": "2025-02-03T10:00:00Z",
         "text": "Melding aan het MPZO voor case-rhiant-H-42 (reden: dagvaarding betekend).",
+    }
+
+
+async def test_a9b_the_social_team_hears_of_spoor_2_in_codes_only(acts: CaseActivities,
+                                                                   store: Store) -> None:
+    req = request("mpzo_notified", [R.mpzo, R.social_team], reason="concern_confused_behaviour",
+                  detail={"kind": "confused_behaviour"})
+    await run_action(acts, req)
+    [to_mpzo] = await list_messages(store.sessions, "mpzo")
+    [to_team] = await list_messages(store.sessions, "sociale-wijkteams-dordrecht")
+    assert to_mpzo.payload["reason"] == "concern_confused_behaviour"
+    assert "onbegrepen gedrag" in to_mpzo.payload["text"]
+    assert to_team.payload == {
+        "action": "mpzo_notified", "case_id": "case-rhiant-H-42", "role": "social_team",
+        "at": "2025-02-03T10:00:00Z",
+        "text": "Casus case-rhiant-H-42 gaat naar spoor 2 (zorg en ondersteuning): het MPZO is "
+                "ingeschakeld.",
     }
 
 
@@ -316,11 +334,11 @@ async def test_unknown_parties_fail_the_context_for_good(
 async def test_policy_overrides_apply_and_reload(store: Store, tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text("[defaults]\n[municipality.gorinchem]\nhelp_plan_deadline_days = 21\n"
-                      "[pair.\"trivire/gorinchem\"]\ncollection_pause_days = 45\n")
+                      "[pair.\"trivire/gorinchem\"]\ncollection_pause_days = 21\n")
     acts = CaseActivities(store, policy)
     env = ActivityEnvironment()
     ctx = await env.run(acts.context.resolve_case_context, ctx_request())
-    assert (ctx.policy.help_plan_deadline_days, ctx.policy.collection_pause_days) == (21, 45)
+    assert (ctx.policy.help_plan_deadline_days, ctx.policy.collection_pause_days) == (21, 21)
     other = await env.run(acts.context.resolve_case_context, ctx_request("rhiant", "dordrecht"))
     assert (other.policy.help_plan_deadline_days, other.policy.collection_pause_days) == (28, 30)
     # An edit of the file is picked up without restarting the worker.
@@ -336,6 +354,29 @@ def test_broken_policy_file_stops_the_worker_at_start(store: Store, tmp_path: Pa
     policy.write_text("[defaults]\nhelp_plan_deadline_days = 0\n")
     with pytest.raises(ValueError, match="help_plan_deadline_days"):
         CaseActivities(store, policy)
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    # RULES §11 A10: a key the party does not own, a value outside the bounds, an unknown party
+    ("[corporation.rhiant]\nhelp_plan_deadline_days = 21\n",
+     ["[corporation.rhiant] help_plan_deadline_days", "may not override it", "A10"]),
+    ("[defaults]\ncollection_pause_days = 45\n",
+     ["[defaults] collection_pause_days = 45", "bounds 1–30", "A10"]),
+    ("[municipality.gorkum]\naftercare_months = 3\n",
+     ["[municipality.gorkum]", "'gorkum' is not a party in the registry", "A10"]),
+])
+def test_a10_a_policy_outside_the_agreement_stops_the_worker_at_start(
+        store: Store, tmp_path: Path, text: str, names: list[str]) -> None:
+    from vangnet.policy import PolicyError
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text)
+    with pytest.raises(PolicyError) as info:
+        CaseActivities(store, policy)
+    message = str(info.value)
+    assert message.startswith(f"policy file {policy}: ")
+    for name in names:
+        assert name in message
 
 
 # The registry is read anew by every activity (no cache): an edit loaded between two activities of

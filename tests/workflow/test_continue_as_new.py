@@ -71,8 +71,8 @@ async def test_continue_as_new_keeps_status_timeline_and_messages(cases):
         ("deadline", "early_signal_due"), ("action", "early_signal_submitted"),
         ("event", "help_accepted"), ("action", "collection_paused"),
         ("action", "casusregie_assigned"),
-        ("event", "debt_help_started"),
-        ("event", "payment_arrangement_agreed"),
+        ("event", "debt_help_started"), ("action", "collection_paused"),  # A3
+        ("event", "payment_arrangement_agreed"), ("action", "collection_paused"),  # A3
         ("event", "payment_received"), ("action", "aftercare_started"),
     ]
 

@@ -51,7 +51,7 @@ async def test_help_after_summons_requests_postponement_consultation_without_pau
     assert status["collection"] == "active"
     assert status["collection_paused_until"] is None
     assert (status["stage"], status["track"]) == ("care", "spoor_2")
-    assert status["next_deadline"] is None
+    assert status["next_deadline"]["kind"] == "mpzo_plan_deadline"  # A1: the MPZO owes a plan
 
     # Debt help after the summons: the consultation was already asked for, still no pause.
     await case.send("debt_help_started", "sdd")
@@ -67,4 +67,5 @@ async def test_help_after_summons_requests_postponement_consultation_without_pau
         ("tenant_notice_sent", None), ("postponement_consultation_requested", None),
     ]
     assert await case.inbox_actions("sdd") == [("postponement_consultation_requested", None)]
-    assert await case.inbox(SOCIAL_TEAM) == []
+    # A9(b): the social team heard that the case moved to spoor 2 (codes only: not why)
+    assert await case.inbox_actions(SOCIAL_TEAM) == [("mpzo_notified", None)]

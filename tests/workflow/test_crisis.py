@@ -69,7 +69,7 @@ async def test_crisis_protocol_of_the_municipality_and_overdue_meeting(
     assert escalation["detail"]["delivered_to"] == [social_service, corporation]
     status = await case.status()
     assert status["stage"] == "crisis"
-    assert status["next_deadline"]["kind"] == "early_signal_due"
+    assert status["next_deadline"]["kind"] == "mpzo_plan_deadline"  # A1: the MPZO owes a plan
     assert await case.inbox_actions(social_service) == [
         ("crisis_protocol_invoked", None), ("escalation_raised", "crisis_meeting_overdue"),
     ]
@@ -103,16 +103,23 @@ async def test_moratorium_requested_granted_and_eviction_postponed(cases):
     assert when(state["deadlines"]["moratorium_end"]) == calendar.start_of_day(
         until + timedelta(days=1))
 
-    new_date = since + timedelta(days=90)
-    await case.send("eviction_postponed", new_eviction_date=new_date)
-    assert (await case.status())["eviction_date"] == new_date.isoformat()
-    assert (await case.search_attributes())["EvictionDate"] == calendar.start_of_day(new_date)
-
     # The meeting was held: its deadline passing raises nothing.
     await case.advance_past(crisis_due)
     assert entries(await case.timeline(), "deadline", "crisis_meeting_deadline") == []
     assert not [a for a in await case.actions() if a[0] == "escalation_raised"]
     assert (await case.status())["stage"] == "crisis"
+
+    # A4: a new date after the meeting gets a crisis response of its own.
+    new_date = since + timedelta(days=90)
+    await case.send("eviction_postponed", new_eviction_date=new_date)
+    assert (await case.status())["eviction_date"] == new_date.isoformat()
+    assert (await case.search_attributes())["EvictionDate"] == calendar.start_of_day(new_date)
+    again = (await case.action_entries("crisis_protocol_invoked"))[-1]
+    assert again["detail"]["eviction_date"] == new_date.isoformat()
+    assert await case.inbox_actions("sdd") == [
+        ("crisis_protocol_invoked", None), ("moratorium_requested", None),
+        ("crisis_protocol_invoked", None),
+    ]
 
 
 async def test_moratorium_excluded_when_nuisance_was_reported(cases):
@@ -155,7 +162,8 @@ async def test_eviction_executed_notifies_mpzo_and_closes_as_evicted(cases):
         ("case_closed", "evicted"),
     ]
     closed = only(await case.action_entries("case_closed"))
-    assert closed["detail"]["delivered_to"] == ["woonbron", "mpzo", "sdd"]
+    assert closed["detail"]["delivered_to"] == ["woonbron", "mpzo", "sociale-wijkteams-dordrecht",
+                                                "sdd"]
     result = await case.handle.result()
     assert (result["stage"], result["closed"], result["outcome"]) == ("closed", True, "evicted")
     assert result["track"] == "spoor_2"

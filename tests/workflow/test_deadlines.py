@@ -46,7 +46,8 @@ async def test_missing_reminder_escalates_and_the_signal_goes_with_the_reminder(
     signal = timeline[-1]
     assert signal["kind"] == "early_signal_submitted"
     assert signal["at"] == reminder["at"]
-    assert (signal["detail"]["channel"], signal["detail"]["delivered_to"]) == ("RIS", ["dordrecht"])
+    assert (signal["detail"]["channel"], signal["detail"]["delivered_to"]) == (
+        "RIS", ["dordrecht", "sdd", SOCIAL_TEAM])  # A9(a)
     help_due = when(signal["at"]) + timedelta(days=28)
     status = await case.status()
     assert status["stage"] == "early_signal"

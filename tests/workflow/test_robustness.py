@@ -27,7 +27,7 @@ async def _snapshot(case, cases):
 @pytest.mark.parametrize(
     ("event", "source", "fields", "reason"),
     [
-        ("moratorium_granted", "sdd", {"until": "2099-01-01"},
+        ("moratorium_granted", "sdd", {"until": "2029-01-01"},
          "no eviction announced: the case is not in crisis"),
         ("crisis_meeting_held", "sdd", {"result": "no_solution"},
          "no eviction announced: the case is not in crisis"),

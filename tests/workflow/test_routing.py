@@ -33,7 +33,8 @@ async def test_early_signal_channel_and_casusregie_follow_the_registry(
     signal = only(await case.action_entries("early_signal_submitted"))
     # Recorded as the same action whatever the channel, with the channel in its detail.
     assert signal["detail"]["channel"] == channel
-    assert signal["detail"]["delivered_to"] == [municipality]
+    # A9(a): the municipality's social service and social team are told as well
+    assert signal["detail"]["delivered_to"] == [municipality, "sdd", social_team]
     message = only(await case.inbox(municipality))
     assert message.action == "early_signal_submitted"
     assert message.payload["channel"] == channel
@@ -43,8 +44,11 @@ async def test_early_signal_channel_and_casusregie_follow_the_registry(
     assert (sa["Municipality"], sa["HousingCorporation"], sa["SocialService"]) == (
         municipality, "heerjansdam", "sdd")
 
+    told = only(await case.inbox(social_team))
+    assert told.action == "early_signal_submitted" and told.payload["role"] == "social_team"
+    assert "ter informatie voor het sociaal team" in told.payload["text"]
     await case.send("help_accepted", municipality)
-    casusregie = only(await case.inbox(social_team))
+    casusregie = (await case.inbox(social_team))[-1]
     assert casusregie.action == "casusregie_assigned"
     assert casusregie.payload["casusregie_party"] == social_team
     assert casusregie.payload["joint_youth_team"] is joint_youth_team

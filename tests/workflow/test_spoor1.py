@@ -44,7 +44,7 @@ async def test_spoor1_from_arrears_to_resolved(cases):
         "ArrearsMonths": 1,
         "NextDeadline": early_due,
         # Set by the SDK for each patch a run took: operators can find cases by code version.
-        "TemporalChangeVersion": ["lean-steps-v1"],
+        "TemporalChangeVersion": ["lean-steps-v1", "no-case-falls-through-v1"],
     }
 
     # R2: the reminder is recorded; at 30 days the early signal goes to the municipality by RIS.
@@ -56,8 +56,9 @@ async def test_spoor1_from_arrears_to_resolved(cases):
     assert fired["detail"]["due_at"] == early_due.isoformat()
     signal = only(entries(timeline, "action", "early_signal_submitted"))
     assert signal["detail"]["channel"] == "RIS"
-    assert signal["detail"]["receivers"] == ["municipality"]
-    assert signal["detail"]["delivered_to"] == ["dordrecht"]
+    # A9(a): the municipality's partners are told as well
+    assert signal["detail"]["receivers"] == ["municipality", "social_service", "social_team"]
+    assert signal["detail"]["delivered_to"] == ["dordrecht", "sdd", SOCIAL_TEAM]
     assert signal["detail"]["arrears_months"] == 1
     help_due = when(signal["at"]) + timedelta(days=28)
     status = await case.status()
@@ -87,27 +88,35 @@ async def test_spoor1_from_arrears_to_resolved(cases):
     assert when(status["collection_paused_until"]) == pause_end
     assert status["next_deadline"] == {"kind": "collection_pause_end", "due_at": pause_end.isoformat()}
     assert (await case.search_attributes())["NextDeadline"] == pause_end
-    casusregie = only(await case.inbox(SOCIAL_TEAM))
+    casusregie = (await case.inbox(SOCIAL_TEAM))[-1]
     assert casusregie.action == "casusregie_assigned"
     assert casusregie.payload["casusregie_party"] == SOCIAL_TEAM
     assert casusregie.payload["youth_care_requested"] is False
 
-    # Debt help extends the pause until an arrangement is agreed or breached: no deadline left.
+    # Debt help extends the pause until an arrangement is agreed or breached, and the corporation
+    # is told (A3); the review clock of the stage is what remains due (A1).
     await case.send("debt_help_started", "sdd")
     status = await case.status()
     assert status["stage"] == "debt_help"
     assert status["collection"] == "paused"
     assert status["collection_paused_until"] is None
-    assert status["next_deadline"] is None
-    assert "NextDeadline" not in await case.search_attributes()
+    review_due = accepted_at + timedelta(days=90)
+    assert status["next_deadline"] == {"kind": "case_review_due", "due_at": review_due.isoformat()}
+    assert (await case.search_attributes())["NextDeadline"] == review_due
+    extended = (await case.inbox("woonbron"))[-1]
+    assert (extended.action, extended.payload["detail"]) == (
+        "collection_paused", {"until": None, "basis": "debt_help"})
+    assert extended.payload["text"].endswith("zolang de schuldhulp loopt.")
 
     await case.send("payment_arrangement_agreed", "sdd", monthly_amount_cents=10_000, months=9)
     status = await case.status()
     assert status["stage"] == "arrangement"
     assert status["collection"] == "paused"
+    assert status["next_deadline"]["kind"] == "case_review_due"
     assert (await case.search_attributes())["CaseStage"] == "arrangement"
     assert [k for k, _ in await case.actions()] == [
         "tenant_notice_sent", "early_signal_submitted", "collection_paused", "casusregie_assigned",
+        "collection_paused", "collection_paused",
     ]
 
     # R10: paid to zero -> aftercare for 6 months, collection active with nothing to collect.
@@ -133,7 +142,7 @@ async def test_spoor1_from_arrears_to_resolved(cases):
     await case.advance_past(aftercare_end)
     assert (await case.actions())[-2:] == [("aftercare_completed", None), ("case_closed", "resolved")]
     closed = (await case.action_entries("case_closed"))[0]
-    assert closed["detail"]["delivered_to"] == ["woonbron", "dordrecht", SOCIAL_TEAM]
+    assert closed["detail"]["delivered_to"] == ["woonbron", "dordrecht", "sdd", SOCIAL_TEAM]
 
     result = await case.handle.result()
     assert result["stage"] == "closed"
@@ -149,20 +158,23 @@ async def test_spoor1_from_arrears_to_resolved(cases):
 
     assert [k for k, _ in await case.actions()] == [
         "tenant_notice_sent", "early_signal_submitted", "collection_paused", "casusregie_assigned",
+        "collection_paused", "collection_paused",
         "aftercare_started", "aftercare_completed", "case_closed",
     ]
     assert await case.inbox_actions("woonbron") == [
-        ("tenant_notice_sent", None), ("collection_paused", None), ("case_closed", "resolved"),
+        ("tenant_notice_sent", None), ("collection_paused", None), ("collection_paused", None),
+        ("collection_paused", None), ("case_closed", "resolved"),
     ]
     assert await case.inbox_actions("dordrecht") == [
         ("early_signal_submitted", None), ("case_closed", "resolved"),
     ]
     assert await case.inbox_actions(SOCIAL_TEAM) == [
-        ("casusregie_assigned", None), ("aftercare_started", None),
-        ("aftercare_completed", None), ("case_closed", "resolved"),
+        ("early_signal_submitted", None), ("casusregie_assigned", None),
+        ("aftercare_started", None), ("aftercare_completed", None), ("case_closed", "resolved"),
     ]
     assert "opgelost" in (await case.inbox("woonbron"))[-1].payload["text"]
-    assert await case.inbox("sdd") == []
+    assert await case.inbox_actions("sdd") == [
+        ("early_signal_submitted", None), ("case_closed", "resolved")]
     assert await case.inbox("mpzo") == []
 
     record = only(await cases.case_records(case.id))

@@ -108,8 +108,9 @@ async def test_killed_worker_loses_nothing_and_sends_nothing_twice(temporal_env,
             "woonbron": {"tenant_notice_sent": 1, "case_closed": 1},
             "mpzo": {"mpzo_notified": 1, "case_closed": 1},
             "sdd": {"crisis_protocol_invoked": 1, "case_closed": 1},
-            "sociale-wijkteams-dordrecht": {"aftercare_started": 1, "aftercare_completed": 1,
-                                            "case_closed": 1},
+            # A9(b): told of spoor 2 with the MPZO's first report
+            "sociale-wijkteams-dordrecht": {"mpzo_notified": 1, "aftercare_started": 1,
+                                            "aftercare_completed": 1, "case_closed": 1},
         }
     finally:
         for process in (first, second):

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from vangnet import calendar
+from vangnet import calendar, vocabulary
 from vangnet.audit.references import parse_time
 
 MET, LATE, MISSED, OVERDUE, PENDING = "met", "late", "missed", "overdue", "pending"
@@ -31,16 +31,8 @@ HELP_EVENTS = frozenset({"help_accepted", "debt_help_started", "payment_arrangem
 RESPONSE_EVENTS = HELP_EVENTS | {"help_refused", "no_contact", "signal_bounced"}
 NOT_TAKEN_UP_EVENTS = frozenset({"signal_bounced", "no_contact", "help_refused"})
 
-MPZO_TITLES = {
-    "summons_served": ("R5(a)", "MPZO report after a summons"),
-    "signal_not_taken_up": ("R5(b); decision 3", "MPZO report when the signal was not taken up"),
-    "arrears_months": ("R5(c); decision 1", "MPZO report at {mpzo_after_months} months of arrears without help"),
-    "concern_nuisance": ("R5(d)", "MPZO report after a concern (nuisance)"),
-    "concern_confused_behaviour": ("R5(d)", "MPZO report after a concern (confused behaviour)"),
-    "concern_care_and_safety": ("R5(d)", "MPZO report after a concern (care and safety)"),
-    "eviction_announced": ("R5(e)", "MPZO report when an eviction is announced"),
-    "evicted": ("R11", "MPZO report after an eviction (shelter)"),
-}
+# (rule, title) of each MPZO reason's obligation: from the catalogue (vangnet.vocabulary).
+MPZO_TITLES = {str(r): (row.rule, row.title) for r, row in vocabulary.MPZO_REASONS.items()}
 
 
 @dataclass

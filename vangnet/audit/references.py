@@ -1,6 +1,7 @@
 """Which rule of RULES.md each timeline entry follows, and a readable line for it.
 
-Rules are R1..R12 of RULES §6, decisions are those of §8 ("decision 3"); a few entries depend on
+Rules are R1..R12 of RULES §6, decisions are those of §8 ("decision 3"), amendments those of §11
+("A4"), as the catalogue (vangnet.vocabulary) gives them; a few entries depend on
 what caused them (help after a summons follows R7, not R3; collection resumed by a pause running
 out follows R4, by a breached arrangement R6).
 """
@@ -11,79 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vangnet import calendar
+from vangnet import calendar, vocabulary
 
-EVENT_RULES: dict[str, str] = {
-    "arrears_reported": "R1",
-    "payment_received": "R2",
-    "reminder_sent": "R2",
-    "self_referral": "R2, R3",
-    "signal_bounced": "R5(b)",
-    "no_contact": "R5(b)",
-    "help_refused": "R5(b)",
-    "help_accepted": "R3",
-    "debt_help_started": "R3",
-    "payment_arrangement_agreed": "R3",
-    "arrangement_breached": "R6",
-    "concern_reported": "R5(d)",
-    "mpzo_plan_ready": "R5",
-    "care_started": "R5",
-    "summons_served": "R5(a)",
-    "judgment_given": "§4",
-    "eviction_announced": "R8",
-    "crisis_meeting_held": "R8, R9",
-    "eviction_postponed": "R9",
-    "moratorium_granted": "R9; decision 5",
-    "moratorium_rejected": "R9",
-    "eviction_executed": "R11",
-    "tenancy_ended": "R11",
-    "case_closed": "R11",
-}
-
-ACTION_RULES: dict[str, str] = {
-    "tenant_notice_sent": "R1",
-    "early_signal_submitted": "R2; decision 1",
-    "casusregie_assigned": "R3; footnote 2",
-    "collection_paused": "R3; decision 4",
-    "collection_resumed": "R4",
-    "mpzo_notified": "R5",
-    "postponement_consultation_requested": "R7",
-    "crisis_protocol_invoked": "R8",
-    "moratorium_requested": "R9; decision 5",
-    "escalation_raised": "§5",
-    "aftercare_started": "R10; decision 8",
-    "aftercare_completed": "R10",
-    "case_closed": "R11",
-}
-
-MPZO_REASON_RULES: dict[str, str] = {
-    "summons_served": "R5(a)",
-    "signal_not_taken_up": "R5(b); decision 3",
-    "arrears_months": "R5(c); decision 1",
-    "concern_nuisance": "R5(d)",
-    "concern_confused_behaviour": "R5(d)",
-    "concern_care_and_safety": "R5(d)",
-    "eviction_announced": "R5(e)",
-    "evicted": "R11",
-}
-
-ESCALATION_RULES: dict[str, str] = {
-    "reminder_missing": "R2",
-    "pause_expired": "R4; decision 4",
-    "crisis_meeting_overdue": "R8; decision 6",
-    "moratorium_excluded_nuisance": "R9",
-    "relapse": "R10",
-}
-
-DEADLINE_RULES: dict[str, str] = {
-    "early_signal_due": "R2; decision 1",
-    "help_plan_deadline": "R5(b); decisions 2, 3",
-    "collection_pause_end": "R4; decision 4",
-    "mpzo_months_threshold": "R5(c); decision 1",
-    "crisis_meeting_deadline": "R8; decision 6",
-    "moratorium_end": "R9; decision 5",
-    "aftercare_end": "R10",
-}
+# Rule references: views of the one catalogue (vangnet.vocabulary).
+EVENT_RULES: dict[str, str] = {name: row.rule for name, row in vocabulary.EVENTS.items()}
+ACTION_RULES: dict[str, str] = {str(a): row.rule for a, row in vocabulary.ACTIONS.items()}
+MPZO_REASON_RULES: dict[str, str] = {str(r): row.rule
+                                     for r, row in vocabulary.MPZO_REASONS.items()}
+ESCALATION_RULES: dict[str, str] = {str(r): row.rule for r, row in vocabulary.ESCALATIONS.items()}
+DEADLINE_RULES: dict[str, str] = {str(d): row.rule for d, row in vocabulary.DEADLINES.items()}
 
 IGNORED_RULE = "R12"
 

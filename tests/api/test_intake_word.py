@@ -4,7 +4,6 @@ the case's own verdict, races end with a clear answer, and a new episode is a ne
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -29,7 +28,8 @@ async def updates_in_history(api, case_id: str) -> list[tuple[str, str]]:
     for e in history.events:
         if e.HasField("workflow_execution_update_accepted_event_attributes"):
             request = e.workflow_execution_update_accepted_event_attributes.accepted_request
-            out.append((request.meta.update_id, json.loads(request.input.args.payloads[0].data)["type"]))
+            [submission] = await api.client.data_converter.decode(request.input.args.payloads)
+            out.append((request.meta.update_id, submission["type"]))
     return out
 
 

@@ -24,6 +24,7 @@ from temporalio.client import Client
 
 from starter.service import keys as key_store
 from starter.service.access import (
+    readable_timeline,
     OPERATOR_EVENTS,
     ROLES,
     Principal,
@@ -156,7 +157,7 @@ class IntakeService:
                 first_run_id, entries = archived.first_run_id, archived.timeline
                 below = await archived_count(self.store.sessions, case_id, first_run_id)
             older = await archived_entries(self.store.sessions, case_id, first_run_id, below)
-            return [*older, *entries]
+            return readable_timeline(p, [*older, *entries])
 
     async def _archived(self, err: IntakeError, case_id: str) -> ArchivedCase:
         """The archived latest episode when Temporal no longer has the case; else `err` again."""

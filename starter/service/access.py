@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from starter.service.errors import forbidden, invalid, unauthorized
 from vangnet.domain import EVENT_SENDERS, PartyKind
@@ -113,6 +115,30 @@ def may_send(p: Principal, event_type: str, corporation: str, municipality: str,
     except Exception:  # noqa: BLE001 - IntakeError: not allowed
         return False
     return True
+
+
+# A reason that is a code of the rules (`signal_not_taken_up`, `help_refused_before`); anything
+# else in a reason is a party's free text.
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_FREE_TEXT_FIELDS = ("reason", "event_reason")
+WITHHELD = "(vrije tekst van een andere partij)"
+
+
+def readable_timeline(p: Principal, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline as `p` may read it: a party sees another party's free-text reasons (e.g. the
+    `reason` of `signal_bounced`, which may describe a person) only as a placeholder; its own, and
+    codes, as they are. Operators and auditors read everything (issue 12, data minimisation)."""
+    if p.sees_all:
+        return entries
+    out = []
+    for entry in entries:
+        detail = entry.get("detail") or {}
+        hidden = [k for k in _FREE_TEXT_FIELDS
+                  if isinstance(detail.get(k), str) and not _CODE.match(detail[k])]
+        if hidden and detail.get("source") != p.party_code:
+            entry = {**entry, "detail": {**detail, **dict.fromkeys(hidden, WITHHELD)}}
+        out.append(entry)
+    return out
 
 
 async def may_read(store: Store, p: Principal, case_id: str) -> bool:

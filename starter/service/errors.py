@@ -15,6 +15,23 @@ log = structlog.get_logger("vangnet.intake")
 _LOGGED_MESSAGES = frozenset({401, 403, 404, 409, 413})
 
 
+def _known_fields() -> frozenset[str]:
+    """Every field name the intake defines: an event's, the envelope's and the query's. A refused
+    field outside these is the caller's own text (an unknown key may be anything, a name or a
+    BSN included), so it is logged as `(other)`, never as sent (RULES §12 I5, issue 12)."""
+    from starter.schemas import ENVELOPE_FIELDS
+    from vangnet.domain import EVENT_MODELS
+
+    names = {"type", "source", "after", "limit", "role", "party", "message_id", "case_id",
+             *ENVELOPE_FIELDS}
+    for model in EVENT_MODELS.values():
+        names.update(model.model_fields)
+    return frozenset(names)
+
+
+KNOWN_FIELDS = _known_fields()
+
+
 class IntakeError(Exception):
     """A refusal: HTTP status plus the JSON error `{"error": {"code", "message", "field"?}}`."""
 
@@ -94,7 +111,8 @@ def refusal_fields(party: str | None, route: str, err: IntakeError) -> dict[str,
     fields: dict[str, Any] = {"party": party, "route": route, "status": err.status,
                               "code": err.code}
     if err.field:
-        fields["field"] = err.field
+        known = all(part in KNOWN_FIELDS or part.isdigit() for part in err.field.split("."))
+        fields["field"] = err.field if known else "(other)"
     if err.status in _LOGGED_MESSAGES:
         fields["reason"] = err.message
     return fields

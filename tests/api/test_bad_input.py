@@ -95,22 +95,6 @@ async def test_a_chunked_body_over_the_limit_is_413_before_it_is_read_whole(api,
 # -- amounts and dates (A12; the event models are issue 8's) ---------------------------------
 
 
-def _models_are_strict() -> bool:
-    from vangnet.domain import parse_event
-
-    try:
-        parse_event("payment_received", {"event_id": "x", "source": "y", "amount_cents": "100",
-                                         "arrears_cents": 0})
-    except InvalidEvent:
-        return True
-    return False
-
-
-A12_IN_MODELS = _models_are_strict()
-
-
-@pytest.mark.xfail(not A12_IN_MODELS, strict=True,
-                   reason="A12's strict amounts and date windows come with issue 8's event models")
 @pytest.mark.parametrize(
     ("fields", "field"),
     [({"amount_cents": "100"}, "amount_cents"), ({"amount_cents": True}, "amount_cents"),
@@ -128,8 +112,6 @@ async def test_a12_strict_amounts_and_plausible_dates_are_422(api, fields, field
     assert (r.json()["error"]["code"], r.json()["error"]["field"]) == ("invalid_event", field)
 
 
-@pytest.mark.xfail(not A12_IN_MODELS, strict=True,
-                   reason="A12's date windows come with issue 8's event models")
 async def test_a12_dates_far_ahead_are_422(api):
     ref = new_ref()
     await api.open_case(ref)

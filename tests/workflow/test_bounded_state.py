@@ -2,11 +2,8 @@
 256 KB, and its size flat, so that a step costs the same at the 10,000th event as at the first.
 
 Pure (no server): the rules core applies the events as the workflow does, and the workflow's own
-rule (`archive_count`) moves the timeline's oldest entries to the case store. What this needs from
-the core is issue 8's part: seen event ids kept bounded (and no deep copy per step); until that is
-merged, the 10,000-event test says so (xfail) without running: the seen ids grow with every event
-and each step copies the whole state, so it would take minutes. The workflow's side of it runs on the
-server in test_timeline_archive.py."""
+rule (`archive_count`) moves the timeline's oldest entries to the case store; the core keeps the seen event ids bounded and copies only what a step changes
+(RULES §11, issue 8). The workflow's side of it runs on the server in test_timeline_archive.py."""
 
 from __future__ import annotations
 
@@ -55,12 +52,12 @@ def run(n: int) -> tuple[dict[int, int], CaseState, int]:
     state = make_state()
     state = apply_event(state, parse_event("arrears_reported", {
         "event_id": "open", "source": "woonbron", "arrears_cents": 9_000_000,
-        "monthly_rent_cents": 90_000_000, "arrears_since": "2026-01-01"}), now).state
+        "monthly_rent_cents": 90_000_000, "arrears_since": "2026-01-01"}, now=now), now).state
     archived = 0
     sizes = {}
     for i, (kind, payload) in enumerate(events(n), start=1):
         now += timedelta(seconds=30)
-        state = apply_event(state, parse_event(kind, payload), now).state
+        state = apply_event(state, parse_event(kind, payload, now=now), now).state
         excess = archive_count(len(state.timeline), LIMIT_ENTRIES)
         if excess:  # as TenantCaseWorkflow._archive_timeline does, after the store has them
             del state.timeline[:excess]
@@ -85,10 +82,6 @@ def test_the_timeline_part_of_the_state_is_bounded(first_events):
 
 
 def test_ten_thousand_events_stay_under_256_kb_and_flat(first_events):
-    if len(first_events[1].seen_event_ids) >= 450:  # every id of 600 events kept (repeats aside)
-        pytest.xfail("needs issue 8: seen event ids kept bounded (and no deep copy per step) in "
-                     "the rules core; the timeline is bounded here. Ten thousand steps that copy "
-                     "an ever larger state would take minutes: not run.")
     sizes, _, _ = run(EVENTS)
     assert max(sizes.values()) < LIMIT, sizes
     # Flat: the last 5,000 events carry no more than the first few thousand (the timeline swings

@@ -41,17 +41,22 @@ try:  # optional: `pip install psutil` (reads /proc otherwise)
 except ImportError:  # pragma: no cover
     psutil = None
 
-# Payload encryption (issue 12): vangnet's clients and workers encrypt with a key made for this
-# benchmark run (every process of the run inherits it, the frozen copy included); a phase with
-# codec "off" runs vangnet's worker with VANGNET_CODEC=off. The baseline is bare: pydantic JSON,
-# no codec (bench/workers.py).
-if not os.environ.get("VANGNET_CODEC_KEYS"):
-    import base64 as _b64
-    import secrets as _secrets
+CODECS = ("on", "off")
+
+
+def use_bench_key() -> None:
+    """Payload encryption (issue 12): vangnet's clients and workers encrypt with a key made for
+    this benchmark run (every process of the run inherits it, the frozen copy included); a phase
+    with codec "off" runs vangnet's worker with VANGNET_CODEC=off. The baseline is bare: pydantic
+    JSON, no codec (bench/workers.py). Called by `run` (a benchmark's main), never on import: a
+    test that imports the harness keeps its own keys."""
+    if os.environ.get("VANGNET_CODEC_KEYS"):
+        return
+    import base64
+    import secrets
 
     os.environ.pop("VANGNET_CODEC_KEY_FILE", None)
-    os.environ["VANGNET_CODEC_KEYS"] = "bench:" + _b64.b64encode(_secrets.token_bytes(32)).decode()
-CODECS = ("on", "off")
+    os.environ["VANGNET_CODEC_KEYS"] = "bench:" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def codec_env(codec: str) -> dict[str, str]:
@@ -612,6 +617,7 @@ def workdir(keep: bool = False, prefix: str = "vangnet-bench-") -> Any:
 def run(coro_fn: Callable[[], Any], snapshot: bool = True) -> None:
     """Run a benchmark's main: from a frozen copy of the tree (see freeze), with SIGTERM treated
     like Ctrl-C so that servers and workers are stopped."""
+    use_bench_key()
     if snapshot:
         freeze()
     coro = coro_fn()

@@ -73,7 +73,7 @@ async def _report(kind, period, municipality, corporation, formats, output, inte
     from vangnet.reports import make_report, write_report
     from vangnet.settings import Settings
     from vangnet.store import Store
-    from vangnet.store.registry import party_kind
+    from vangnet.store.registry import read_parties
 
     settings = Settings()
     try:
@@ -82,9 +82,10 @@ async def _report(kind, period, municipality, corporation, formats, output, inte
         fail(f"cannot open the case store: {err}")
     try:
         async with store.sessions() as session:
+            parties = await read_parties(session)
             for name, code, want in (("--municipality", municipality, "municipality"),
                                      ("--corporation", corporation, "corporation")):
-                if code is not None and (await party_kind(session, code)) != want:
+                if code is not None and parties.kind(code) != want:
                     fail(f"{name} {code!r} is not a {want} in the registry")
         if refresh:
             await _refresh(store)

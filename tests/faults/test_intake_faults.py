@@ -29,13 +29,13 @@ import httpx
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench import _harness as h
 from starter.service.failpoints import ENV as FAILPOINT_ENV
 from starter.service.failpoints import STEPS
 from vangnet.settings import ROOT, Settings
 from vangnet.store import Store, apikeys
+from vangnet.temporal_client import project_data_converter
 
 pytestmark = pytest.mark.faults
 
@@ -131,7 +131,7 @@ async def wait_for_server(port: int, proc: h.Proc) -> Client:
         if proc.popen.poll() is not None:
             raise RuntimeError(f"dev server exited:\n{proc.tail()}")
         try:
-            client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+            client = await Client.connect(f"127.0.0.1:{port}", data_converter=project_data_converter())
             await client.service_client.check_health()
             return client
         except Exception:  # noqa: BLE001 - not up yet
@@ -278,7 +278,7 @@ async def test_every_202_is_on_the_case_whatever_dies_or_stalls(rig):
 
 
 async def settled_timelines(rig: Rig, case_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
-    client = await Client.connect(f"127.0.0.1:{rig.server_port}", data_converter=pydantic_data_converter)
+    client = await Client.connect(f"127.0.0.1:{rig.server_port}", data_converter=project_data_converter())
     out: dict[str, list[dict[str, Any]]] = {}
     for case_id in sorted(case_ids):
         out[case_id] = []  # a case that never opened: every event promised to it is missing

@@ -24,6 +24,7 @@ from tests.histories import HISTORIES
 from vangnet import metrics
 from vangnet.audit import read_history_file
 from vangnet.settings import Settings
+from vangnet.temporal_client import project_data_converter
 from vangnet.store.inbox import (
     PUSH_DELIVERED,
     PUSH_FAILED,
@@ -237,7 +238,7 @@ async def test_replaying_a_history_records_no_deadline_metrics():
     assert "EVENT_TYPE_TIMER_FIRED" in text  # a deadline fired by its timer in this history
     buffer = MetricBuffer(10_000)
     runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
-    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=pydantic_data_converter,
+    replayer = Replayer(workflows=[TenantCaseWorkflow], data_converter=project_data_converter(read_only=True),
                         runtime=runtime)
     await replayer.replay_workflow(WorkflowHistory.from_json(read_history_file(path).case_id, text))
     names = {u.metric.name for u in buffer.retrieve_updates()}

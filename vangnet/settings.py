@@ -80,6 +80,36 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
         port = os.environ.get("VANGNET_UI_PORT", "").strip() or "8233"
         return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    # The worker's tuning (issue 16; docs/benchmarks.md "The deadline storm", docs/capacity.md).
+    # Defaults chosen from measurements on 2 shared cores; each maps to one argument of
+    # `temporalio.worker.Worker` (workers/worker.py, `worker_tuning`).
+    # Cases kept in memory between their workflow tasks (a cached case acts without replaying
+    # its history first; ~0.2 MB of RSS each).
+    worker_max_cached_workflows: int = Field(default=1000, ge=0,
+                                             validation_alias="VANGNET_WORKER_MAX_CACHED_WORKFLOWS")
+    # Workflow tasks and activities run at once (empty: the SDK's default, 100 each).
+    worker_max_concurrent_workflow_tasks: int | None = Field(
+        default=None, ge=2, validation_alias="VANGNET_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS")
+    worker_max_concurrent_activities: int | None = Field(
+        default=None, ge=1, validation_alias="VANGNET_WORKER_MAX_CONCURRENT_ACTIVITIES")
+    worker_max_concurrent_local_activities: int | None = Field(
+        default=None, ge=1, validation_alias="VANGNET_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES")
+    # Long polls held open against the server, per task type.
+    worker_workflow_task_pollers: int = Field(default=5, ge=2,
+                                              validation_alias="VANGNET_WORKER_WORKFLOW_TASK_POLLERS")
+    worker_activity_task_pollers: int = Field(default=5, ge=1,
+                                              validation_alias="VANGNET_WORKER_ACTIVITY_TASK_POLLERS")
+    # Eager activity execution: an activity a case schedules is handed straight back to this
+    # worker with the workflow task's completion, when the server allows it
+    # (`system.enableActivityEagerExecution`) and a slot is free.
+    worker_eager_activities: bool = Field(default=True, validation_alias="VANGNET_WORKER_EAGER_ACTIVITIES")
+
+    @field_validator("worker_max_concurrent_workflow_tasks", "worker_max_concurrent_activities",
+                     "worker_max_concurrent_local_activities", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     # How long the intake waits for the case store (a locked SQLite file, an unreachable
     # PostgreSQL) before it answers 503 (RULES §12 I6); the worker waits longer, and retries.
     intake_db_timeout: float = Field(default=2.0, gt=0, validation_alias="VANGNET_INTAKE_DB_TIMEOUT")

@@ -249,14 +249,17 @@ async def main(args: argparse.Namespace) -> None:
               fmt="{:.0f}"),
         h.Row("cases acted on", v.get("cases_acted"), None, f"{min(args.due, args.n)}",
               v.get("cases_acted") == min(args.due, args.n), fmt="{:.0f}"),
-        h.Row("storm: server / worker CPU ms per deadline", v["fire_cpu_ms_per_deadline"]["server"],
+        h.Row("storm: server CPU ms per deadline", v["fire_cpu_ms_per_deadline"]["server"],
               b["fire_cpu_ms_per_deadline"]["server"]),
         h.Row("storm: worker CPU ms per deadline", v["fire_cpu_ms_per_deadline"]["worker"],
               b["fire_cpu_ms_per_deadline"]["worker"]),
         h.Row("deadline's action done, p50 (s)", v["action_lateness_s"]["p50"], b["action_lateness_s"]["p50"], fmt=s),
         h.Row("deadline's action done, p99 (s)", v["action_lateness_s"]["p99"], b["action_lateness_s"]["p99"], fmt=s),
         h.Row("cases opened per s (filling the fleet)", v["open_per_s"], b["open_per_s"]),
-        h.Row("other load on the machine (cores)", v["open"]["foreign_cores"], b["open"]["foreign_cores"], fmt=s),
+        h.Row("other load on the machine (cores), filling", v["open"]["foreign_cores"], b["open"]["foreign_cores"],
+              fmt=s),
+        h.Row("other load on the machine (cores), storm", v["fire"]["foreign_cores"], b["fire"]["foreign_cores"],
+              fmt=s),
     ]
     print(h.table(f"A fleet at rest: N={args.n}, {min(args.due, args.n)} deadlines at one instant "
                   f"({args.persistence} persistence; case store {args.database}; {args.workers} worker "

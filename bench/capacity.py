@@ -19,6 +19,7 @@ measures, per closed case:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import statistics
 import time
@@ -52,6 +53,21 @@ def parse_actions(text: str) -> dict[str, float]:
     return out
 
 
+async def _schedules_applied(client: Any) -> None:
+    from vangnet.schedules import SCHEDULE_IDS
+
+    async def present() -> bool:
+        for sid in SCHEDULE_IDS:
+            try:
+                await client.get_schedule_handle(sid).describe()
+            except Exception:  # noqa: BLE001 - not created yet
+                return False
+        return True
+
+    await h.wait_until(present, timeout=120, what="the worker's Schedules")
+    await asyncio.sleep(2)  # let the counter settle
+
+
 def history_costs(history: Any) -> dict[str, Any]:
     events = history.events
     types = Counter(e.WhichOneof("attributes") for e in events)
@@ -77,6 +93,7 @@ async def run(args: argparse.Namespace) -> None:
                 client = await server.client()
                 skipper = lifecycle.skipper_for(client)
                 store = w.store
+                await _schedules_applied(client)  # their CreateSchedule is not a case's action
                 rows0, bytes0 = store.table_rows(), store.used_bytes()
                 tdb0 = h.sqlite_used_bytes(server.db_path)
                 actions0 = scrape_actions(metrics_port)

@@ -25,7 +25,6 @@ import statistics
 import time
 import urllib.request
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from bench import _harness as h

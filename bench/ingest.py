@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 

@@ -80,14 +80,17 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
         port = os.environ.get("VANGNET_UI_PORT", "").strip() or "8233"
         return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
-    # The worker's tuning (issue 16; docs/benchmarks.md "The deadline storm", docs/capacity.md).
-    # Defaults chosen from measurements on 2 shared cores; each maps to one argument of
-    # `temporalio.worker.Worker` (workers/worker.py, `worker_tuning`).
-    # Cases kept in memory between their workflow tasks (a cached case acts without replaying
-    # its history first; ~0.2 MB of RSS each).
+    # The worker's tuning (issue 16; docs/benchmarks.md "Production shape", docs/capacity.md).
+    # Each maps to one argument of `temporalio.worker.Worker` (workers/worker.py, `worker_tuning`).
+    # Cases kept in memory between their workflow tasks. A cached case acts on a deadline with
+    # half the worker CPU of one that must be fetched and replayed first (12.5 against 27.2 ms),
+    # and costs ~0.25 MB of RSS: 1,000 keeps the worker near 390 MB (< 500 MB, issue 5). Set it
+    # to the open cases one worker process serves when memory allows (docs/capacity.md).
     worker_max_cached_workflows: int = Field(default=1000, ge=0,
                                              validation_alias="VANGNET_WORKER_MAX_CACHED_WORKFLOWS")
-    # Workflow tasks and activities run at once (empty: the SDK's default, 100 each).
+    # Workflow tasks and activities run at once (empty: the SDK's default, 100 each). Measured:
+    # the storm and month-end ingest keep both cores busy with the SDK's slots and pollers (ours
+    # plus the other load ≈ 1.9–2.0 cores), so more cannot help on one host; scale out instead.
     worker_max_concurrent_workflow_tasks: int | None = Field(
         default=None, ge=2, validation_alias="VANGNET_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS")
     worker_max_concurrent_activities: int | None = Field(

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
                                               validation_alias="VANGNET_WORKER_WORKFLOW_TASK_POLLERS")
     worker_activity_task_pollers: int = Field(default=5, ge=1,
                                               validation_alias="VANGNET_WORKER_ACTIVITY_TASK_POLLERS")
+    # How long a case's next step waits on this worker's own (sticky) queue before the server
+    # hands it to any worker with its whole history: a step that waits longer is replayed from
+    # scratch, so a backlog (the deadline storm) turns cached cases cold. Seconds; the SDK's is 10.
+    worker_sticky_timeout_seconds: float = Field(default=10.0, gt=0,
+                                                 validation_alias="VANGNET_WORKER_STICKY_TIMEOUT_SECONDS")
     # Eager activity execution: an activity a case schedules is handed straight back to this
     # worker with the workflow task's completion, when the server allows it
     # (`system.enableActivityEagerExecution`) and a slot is free.

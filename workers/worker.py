@@ -30,6 +30,7 @@ def worker_tuning(settings: Settings) -> dict[str, Any]:
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_activity_task_pollers),
         "disable_eager_activity_execution": not settings.worker_eager_activities,
+        "sticky_queue_schedule_to_start_timeout": timedelta(seconds=settings.worker_sticky_timeout_seconds),
     }
     for name in ("max_concurrent_workflow_tasks", "max_concurrent_activities",
                  "max_concurrent_local_activities"):

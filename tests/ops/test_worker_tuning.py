@@ -22,6 +22,7 @@ TUNED_ENV = {
     "VANGNET_WORKER_WORKFLOW_TASK_POLLERS": "8",
     "VANGNET_WORKER_ACTIVITY_TASK_POLLERS": "3",
     "VANGNET_WORKER_EAGER_ACTIVITIES": "false",
+    "VANGNET_WORKER_STICKY_TIMEOUT_SECONDS": "90",
 }
 
 
@@ -42,7 +43,7 @@ def test_settings_from_the_environment(monkeypatch) -> None:
     assert (s.worker_max_cached_workflows, s.worker_max_concurrent_workflow_tasks,
             s.worker_max_concurrent_activities, s.worker_max_concurrent_local_activities,
             s.worker_workflow_task_pollers, s.worker_activity_task_pollers,
-            s.worker_eager_activities) == (3000, 20, 30, 40, 8, 3, False)
+            s.worker_eager_activities, s.worker_sticky_timeout_seconds) == (3000, 20, 30, 40, 8, 3, False, 90)
     monkeypatch.setenv("VANGNET_WORKER_MAX_CONCURRENT_ACTIVITIES", " ")
     assert Settings().worker_max_concurrent_activities is None  # empty: the SDK's default
 
@@ -52,6 +53,7 @@ def test_settings_from_the_environment(monkeypatch) -> None:
     ("VANGNET_WORKER_MAX_CACHED_WORKFLOWS", "-1"),
     ("VANGNET_WORKER_MAX_CONCURRENT_ACTIVITIES", "0"),
     ("VANGNET_WORKER_EAGER_ACTIVITIES", "perhaps"),
+    ("VANGNET_WORKER_STICKY_TIMEOUT_SECONDS", "0"),
 ])
 def test_nonsense_is_refused_at_start(monkeypatch, key: str, value: str) -> None:
     monkeypatch.setenv(key, value)
@@ -74,6 +76,7 @@ async def test_the_settings_reach_the_worker_and_it_runs_a_case(monkeypatch, tmp
         assert config["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(8)
         assert config["activity_task_poller_behavior"] == PollerBehaviorSimpleMaximum(3)
         assert config["disable_eager_activity_execution"] is True
+        assert config["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=90)
         # an explicit argument still wins (tests and bench/workers.py pass their own)
         assert build_worker(temporal_env.client, store, f"{task_queue}-b",
                             max_cached_workflows=7).config()["max_cached_workflows"] == 7

@@ -59,11 +59,13 @@ def model(cap: dict[str, Any], cold: dict[str, Any], warm: dict[str, Any] | None
             "server_cores_avg": per_year * cpu["server"] / 1000 / year_s,
             "worker_cores_avg": per_year * cpu["worker"] / 1000 / year_s,
             "storm_server_cpu_s": storm * storm_cold["server"] / 1000,
+            "storm_server_cpu_s_warm": storm * storm_warm["server"] / 1000,
             "storm_worker_cpu_s_cold": storm * storm_cold["worker"] / 1000,
             "storm_worker_cpu_s_warm": storm * storm_warm["worker"] / 1000,
             "worker_processes_10s_cold": max(1.0, storm * storm_cold["worker"] / 1000 / 10 / WORKER_CORES_OF_PROCESS),
             "worker_processes_10s_warm": max(1.0, storm * storm_warm["worker"] / 1000 / 10 / WORKER_CORES_OF_PROCESS),
             "server_cores_10s": storm * storm_cold["server"] / 1000 / 10,
+            "server_cores_10s_warm": storm * storm_warm["server"] / 1000 / 10,
             "cache_mb_all_open_warm": open_cases * 0.25,
         })
     return rows
@@ -87,16 +89,20 @@ def markdown(rows: list[dict[str, Any]], sources: dict[str, str], per_case: dict
         ("case-store rows a year", "store_rows_per_year", "{:,.0f}"),
         ("server cores, yearly average", "server_cores_avg", "{:,.4f}"),
         ("worker cores, yearly average", "worker_cores_avg", "{:,.4f}"),
-        ("storm: server CPU-s", "storm_server_cpu_s", "{:,.0f}"),
+        ("storm: server CPU-s, cold / warm", "server_pair", None),
         ("storm: worker CPU-s, cold / warm", None, None),
         ("worker processes to act within 10 s, cold / warm", None, None),
-        ("server cores to act within 10 s", "server_cores_10s", "{:,.1f}"),
+        ("server cores to act within 10 s, cold / warm", "server_cores_pair", None),
         ("worker cache to keep every open case warm (MB, ≈ 0.25 MB a case)", "cache_mb_all_open_warm", "{:,.0f}"),
     ]
     out.append("| | " + " | ".join(r["scale"] for r in rows) + " |")
     out.append("|---|" + "---|" * len(rows))
     for label, key, fmt in cols:
-        if key is None and label.startswith("storm: worker"):
+        if key == "server_pair":
+            cells = [f"{r['storm_server_cpu_s']:,.0f} / {r['storm_server_cpu_s_warm']:,.0f}" for r in rows]
+        elif key == "server_cores_pair":
+            cells = [f"{r['server_cores_10s']:,.1f} / {r['server_cores_10s_warm']:,.1f}" for r in rows]
+        elif key is None and label.startswith("storm: worker"):
             cells = [f"{r['storm_worker_cpu_s_cold']:,.0f} / {r['storm_worker_cpu_s_warm']:,.0f}" for r in rows]
         elif key is None:
             cells = [f"{r['worker_processes_10s_cold']:,.0f} / {r['worker_processes_10s_warm']:,.0f}" for r in rows]
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--capacity", default=str(RESULTS / "i16-capacity-postgres.json"))
     p.add_argument("--storm-cold", default=str(RESULTS / "i16-storm-cold-default-sqlite.json"))
-    p.add_argument("--storm-warm", default=str(RESULTS / "i16-storm-warm-cache2000-sqlite.json"))
+    p.add_argument("--storm-warm", default=str(RESULTS / "i16-storm-warm-eager-sticky120-sqlite.json"))
     args = p.parse_args(argv)
     cap, cold = load(Path(args.capacity)), load(Path(args.storm_cold))
     warm = load(Path(args.storm_warm)) if Path(args.storm_warm).exists() else None
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
             **cold["results"]["vangnet"]["fire_cpu_ms_per_deadline"]),
     }
     if warm:
-        per_case["storm, warm: server / worker CPU ms per deadline"] = "{server:.1f} / {worker:.1f}".format(
+        per_case["storm, warm (cache, eager, sticky 120 s): server / worker CPU ms per deadline"] = "{server:.1f} / {worker:.1f}".format(
             **warm["results"]["vangnet"]["fire_cpu_ms_per_deadline"])
     sources = {"capacity": Path(args.capacity).name, "storm cold": Path(args.storm_cold).name}
     if warm:

@@ -104,7 +104,9 @@ class Settings(BaseSettings):
                                               validation_alias="VANGNET_WORKER_ACTIVITY_TASK_POLLERS")
     # How long a case's next step waits on this worker's own (sticky) queue before the server
     # hands it to any worker with its whole history: a step that waits longer is replayed from
-    # scratch, so a backlog (the deadline storm) turns cached cases cold. Seconds; the SDK's is 10.
+    # scratch, so a backlog (the deadline storm) turns cached cases cold. Seconds; the SDK's 10 is
+    # kept (a longer one also delays a crashed worker's cases that long); 120 brought the storm of
+    # 1,000 deadlines to 9.9 s p99 (docs/benchmarks.md, "The deadline storm").
     worker_sticky_timeout_seconds: float = Field(default=10.0, gt=0,
                                                  validation_alias="VANGNET_WORKER_STICKY_TIMEOUT_SECONDS")
     # Eager activity execution: an activity a case schedules is handed straight back to this

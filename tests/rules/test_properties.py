@@ -6,7 +6,7 @@ it (A12).
 
 The per-step invariants live in helpers.check_invariants (run by the driver after every step):
 exactly one stage once opened; closed <=> stage closed <=> outcome set; no deadlines when closed;
-no deadline left overdue; aftercare holds only its own timer; track spoor_2 <=> MPZO involved;
+no deadline left overdue; aftercare holds only its own timer and the MPZO plan clock; track spoor_2 <=> MPZO involved;
 collection pause and its timer agree; actions numbered 1..n; the input state never mutated; and,
 under §11, a next deadline for every open case and at most SEEN_EVENT_IDS_LIMIT remembered ids.
 

@@ -162,9 +162,12 @@ class _Checker:
     def in_this_entry(self, key: str, e: Entry, fulfil: Fulfil) -> None:
         """An obligation that the entry being read either meets or misses (A9: who is told)."""
         ob = self.at_once(key, e, fulfil, once=False)
-        if ob is not None and fulfil(e) is not None:
+        if ob is not None:
             self.open.remove(ob)
-            self.findings.append(ob.finding(MET, e.at))
+            met = fulfil(e) is not None
+            if not met:
+                ob.notes.append(f"{e.kind} went to {', '.join(sorted(e.receivers)) or '?'} only")
+            self.findings.append(ob.finding(MET if met else MISSED, e.at if met else None))
 
     def mpzo(self, reason: str, e: Entry) -> None:
         key = f"mpzo:{reason}"
@@ -195,9 +198,11 @@ class _Checker:
     def feed(self, e: Entry) -> None:
         self.advance(e.at)
         self.last_at = e.at
+        met: set[str] = set()  # one entry meets one obligation of a kind (the earliest)
         for ob in list(self.open):
-            done = ob.fulfil(e)
+            done = ob.fulfil(e) if ob.key not in met else None
             if done is not None:
+                met.add(ob.key)
                 self.open.remove(ob)
                 late = calendar.local_date(done) > ob.due_day
                 self.findings.append(ob.finding(LATE if late else MET, done))
@@ -514,7 +519,10 @@ class _Checker:
     def crisis_response(self, e: Entry) -> None:
         """R8: the protocol at once, and the meeting within the working days (A4: per date)."""
         self.meeting_pending = True
-        self.at_once("crisis_protocol", e, action("crisis_protocol_invoked"), once=False)
+        day = str(self.eviction_date) if self.eviction_date else None
+        self.at_once("crisis_protocol", e, lambda x: x.at if (
+            x.is_action("crisis_protocol_invoked")
+            and x.detail.get("eviction_date") in (day, None)) else None, once=False)
         n = self.value("crisis_response_working_days", 3)
         stop = stops(actions=("aftercare_started", "case_closed"))
         meeting = self.new(

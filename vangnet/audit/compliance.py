@@ -126,7 +126,8 @@ class _Checker:
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def add(self, ob: Open, once: bool = True) -> Open | None:
-        assert ob.key in OBLIGATIONS, f"{ob.key}: every obligation needs its OBLIGATIONS row"
+        if ob.key not in OBLIGATIONS:
+            raise KeyError(f"{ob.key}: every obligation needs its row in rulebook.OBLIGATIONS")
         if once and ob.key in self.keys:
             return None
         self.keys.add(ob.key)

@@ -65,10 +65,13 @@ def test_the_amendments_obligations_cite_them():
 
 def test_the_check_lists_only_known_obligations():
     """`_Checker.add` refuses an obligation without its row: a new rule in the check needs one."""
-    checker = compliance._Checker({"timeline": []}, compliance.calendar.start_of_day(
-        compliance.date(2025, 1, 1)))
-    ob = compliance.Open("not_in_the_rulebook", "R1", "x", "vangnet", "t",
-                         checker.as_of, checker.as_of, compliance.never)
+    from datetime import UTC, datetime
+
+    from vangnet.audit.obligations import Open, never
+
+    as_of = datetime(2025, 1, 1, tzinfo=UTC)
+    checker = compliance._Checker({"timeline": []}, as_of)
+    ob = Open("not_in_the_rulebook", "R1", "x", "vangnet", "t", as_of, as_of, never)
     with pytest.raises(KeyError, match="rulebook.OBLIGATIONS"):
         checker.add(ob)
 

@@ -21,8 +21,13 @@ before it: that is how a case that fell through shows up. Such a case recorded a
 events that §11 gives a meaning (`AMENDED_FACTS`, e.g. a tenant dropping out of debt help, A2);
 the check reads them as having happened. A10-A12 (policy bounds, texts, bad input) create no
 obligation with a date; A8 only keeps the municipality's deadline where the first self-referral
-put it. Which obligation rates each name of the vocabulary: `OBLIGATIONS` and the maps below it
-(tests/audit/test_compliance_rules.py fails when a name has none).
+put it. Which obligation rates each name of the vocabulary: vangnet.audit.rulebook
+(tests/audit/test_compliance_rules.py fails when a name has none). The case's clocks that arm
+the obligations: vangnet.audit.clocks.
+
+Not rated (yet): the second and later escalations of a clock that keeps running out (A1 re-arms
+it; one escalation per missed period is rated), and A1's fallback review outside the review
+stages (a case that owes nothing else).
 """
 
 from __future__ import annotations

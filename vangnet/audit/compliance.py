@@ -130,6 +130,7 @@ class _Checker(CaseClocks):
         match e.kind:
             case "arrears_reported":
                 relapse = self.aftercare
+                update = self.arrears_since is not None and not relapse
                 self.aftercare = False
                 self.at_once("tenant_notice", e, action("tenant_notice_sent"))
                 self.arrears_since = date.fromisoformat(d["arrears_since"])
@@ -147,7 +148,8 @@ class _Checker(CaseClocks):
                     self.mpzo_reasons = set()
                     self.keys.discard("early_signal")
                 self.arm_early_signal(e)
-                self.arm_months(e, rearm=False)
+                # an update of open arrears owes nothing before it arrived
+                self.arm_months(e, rearm=update)
             case "payment_received":
                 self.arrears_cents = int(d.get("arrears_cents", 0))
                 if self.arrears_cents == 0 and not self.aftercare:
@@ -310,7 +312,7 @@ class _Checker(CaseClocks):
                     self.set_stage("early_signal", e.at)
                 self.in_this_entry("signal_partners_told", e,  # A9(a)
                                    action("early_signal_submitted",
-                                          to=(self.social_service, self.social_team)))
+                                          to=("social_service", "social_team")))
                 self.arm_response(e, "early signal")
             case "collection_paused":
                 self.paused = True
@@ -334,7 +336,7 @@ class _Checker(CaseClocks):
                     self.set_stage("care", e.at)
                 if first:  # A9(b), A1: the first report of a stretch
                     self.in_this_entry("mpzo_social_team_told", e,
-                                       action("mpzo_notified", to=(self.social_team,)))
+                                       action("mpzo_notified", to=("social_team",)))
                     n = self.value("mpzo_plan_working_days", 10)
                     self.add(self.new(
                         "mpzo_plan", self.mpzo_code, describe(e), e.at,

@@ -81,8 +81,8 @@ class Entry:
 
     @property
     def receivers(self) -> set[str]:
-        return {str(r) for r in (self.detail.get("delivered_to") or self.detail.get("receivers")
-                                 or [])}
+        """Who an action went to: the roles (`receivers`) and the parties (`delivered_to`)."""
+        return {str(r) for key in ("receivers", "delivered_to") for r in self.detail.get(key) or []}
 
     def is_event(self, *kinds: str) -> bool:
         return self.category == "event" and self.kind in kinds
@@ -183,7 +183,7 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def action(kind: str, reason: str | None = None, *, to: Iterable[str] = ()) -> Fulfil:
-    """Fulfilled by the action (with that reason; delivered to every one of `to`, A9)."""
+    """Fulfilled by the action (with that reason; to every one of the roles `to`, A9)."""
     needed = {str(r) for r in to if r}
     return lambda e: (e.at if e.is_action(kind, reason) and needed <= e.receivers else None)
 

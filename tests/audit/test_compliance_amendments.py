@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.histories import history_files
+from tests.histories import ARCHIVE, history_files
 from tests.rules.helpers import RENT, CaseDriver, ams, midnight, open_with_arrears
 from vangnet.audit import CaseReplayer, read_history_files
 from vangnet.audit.compliance import Finding, check
@@ -381,3 +381,22 @@ def test_r10_a_relapse_is_escalated():
     assert rated(check(state, case.now), "relapse_escalation") == ["met"]
     broken = without(state, is_action("escalation_raised", "relapse"))
     assert rated(check(broken, case.now), "relapse_escalation") == ["missed"]
+
+
+# ---- a history recorded before the patch, beside the same scenario after it ------------------
+
+async def test_a_history_from_before_the_patch_is_rated_against_the_amended_agreement():
+    """tests/histories/archive/before-no-case-falls-through-v1/spoor1_resolved.json ran under
+    the first rules: the signal went to the municipality only, the corporation was not told the
+    pause ran on while debt help ran, nobody escalated the social team's silence. The same
+    scenario recorded under §11 (tests/histories/spoor1_resolved.json) meets all three."""
+    [runs] = read_history_files([ARCHIVE / "before-no-case-falls-through-v1" /
+                                 "spoor1_resolved.json"])
+    episode = await CaseReplayer(quiet=True).replay(runs)
+    assert episode.deterministic and episode.state
+    before = check(episode.state, episode.as_of)
+    after = check(*(await replayed("spoor1_resolved")))
+    for obligation in ("signal_partners_told", "pause_extended", "case_review_escalation"):
+        assert rated(before, obligation) == ["missed"], obligation
+        assert rated(after, obligation) == ["met"], obligation
+    assert rated(before, "case_review") == rated(after, "case_review") == ["missed"]

@@ -400,3 +400,45 @@ async def test_a_history_from_before_the_patch_is_rated_against_the_amended_agre
         assert rated(before, obligation) == ["missed"], obligation
         assert rated(after, obligation) == ["met"], obligation
     assert rated(before, "case_review") == rated(after, "case_review") == ["missed"]
+
+
+# ---- every obligation is rated somewhere in these tests ------------------------------------
+
+def _court_steps_and_concerns() -> CaseDriver:
+    """R6 (a breached arrangement), R7 (help after a summons), R5(d) (each kind of concern)."""
+    case = CaseDriver.dordrecht()
+    open_with_arrears(case, at=ams(2025, 3, 10, 9), since=date(2025, 3, 1))
+    case.send("payment_arrangement_agreed", at=ams(2025, 3, 12, 9), source="sdd",
+              monthly_amount_cents=10_000, months=6)
+    case.send("arrangement_breached", at=ams(2025, 4, 12, 9))
+    case.send("summons_served", at=ams(2025, 4, 20, 9), hearing_date="2025-05-20")
+    case.send("help_accepted", at=ams(2025, 4, 22, 9))
+    for kind in ("confused_behaviour", "care_and_safety"):
+        case.send("concern_reported", at=ams(2025, 4, 25, 9), kind=kind)
+    return case
+
+
+def test_r5d_r6_r7_concerns_breached_arrangement_and_help_after_a_summons():
+    findings = driven(_court_steps_and_concerns())
+    for obligation in ("collection_resumed", "postponement_consultation",
+                       "mpzo:concern_confused_behaviour", "mpzo:concern_care_and_safety"):
+        assert rated(findings, obligation) == ["met"], obligation
+
+
+async def test_every_obligation_of_the_rulebook_is_rated_in_these_tests():
+    from vangnet.audit.rulebook import OBLIGATIONS
+
+    seen = set()
+    for runs in read_history_files(history_files()):
+        episode = await CaseReplayer(quiet=True).replay(runs)
+        seen |= {f.obligation for f in check(episode.state, episode.as_of)}
+    for case in (_court_steps_and_concerns(), _care_and_referral(AMENDED),
+                 _nuisance_after_request(AMENDED), _two_summonses(AMENDED)):
+        seen |= {f.obligation for f in driven(case)}
+    relapse = CaseDriver.dordrecht()
+    open_with_arrears(relapse, at=ams(2025, 3, 10, 9), since=date(2025, 3, 1))
+    relapse.send("payment_received", at=ams(2025, 3, 20, 9), amount_cents=RENT, arrears_cents=0)
+    relapse.send("arrears_reported", at=ams(2025, 5, 5, 9), arrears_cents=RENT,
+                 monthly_rent_cents=RENT, arrears_since="2025-05-01")
+    seen |= {f.obligation for f in driven(relapse)}
+    assert set(OBLIGATIONS) - seen == set()

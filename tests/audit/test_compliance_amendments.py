@@ -183,7 +183,8 @@ async def test_a1_no_progress_for_months_misses_the_review_and_is_escalated():
     state, as_of = await replayed("spoor1_resolved")
     findings = check(state, as_of)
     review = one(findings, "case_review")
-    assert review.verdict == "missed" and review.responsible == "sociaal-wijkteam-hendrik-ido-ambacht"
+    assert review.verdict == "missed"
+    assert review.responsible == "sociaal-wijkteam-hendrik-ido-ambacht"
     assert rated(findings, "case_review_escalation") == ["met"]
     broken = without(state, is_action("escalation_raised", "case_stalled"))
     assert rated(check(broken, as_of), "case_review_escalation") == ["missed"]

@@ -169,8 +169,9 @@ class CaseClocks:
         ob, self.review = self.review, None
         assert ob is not None
         if calendar.local_date(at) > ob.due_day:
+            since = ob.last_done or ob.trigger_at
             ob.notes.append(f"no report from {ob.responsible} from "
-                            f"{calendar.local_date(ob.due_at - ob.every).isoformat()} "  # type: ignore[operator]
+                            f"{calendar.local_date(since).isoformat()} "
                             f"until the stage ended on {calendar.local_date(at).isoformat()}")
             self.findings.append(ob.finding(MISSED, None))
         elif (verdict := ob.stretch_verdict()) is not None:
@@ -229,13 +230,14 @@ class CaseClocks:
         """R4: a dated pause that runs out without debt help: resumed, and escalated. Help that
         ends before (A2, R6) resumes collection early: then nothing is owed at the end."""
         early = lambda x: x.is_action("collection_resumed") and x.at < due  # noqa: E731
+        ends = stops(events=("debt_help_started", "payment_arrangement_agreed"),
+                     actions=("aftercare_started", "case_closed"))
         for key, fulfil in (("pause_expiry", action("collection_resumed")),
                             ("pause_escalation", action("escalation_raised", "pause_expired"))):
             self.add(self.new(
                 key, VANGNET, f"collection_paused until {calendar.local_date(due).isoformat()}",
                 e.at, due, lambda x, f=fulfil: None if early(x) else f(x),
-                lambda x: early(x) or stops(events=("debt_help_started", "payment_arrangement_agreed"),
-                                            actions=("aftercare_started", "case_closed"))(x),
+                lambda x: early(x) or ends(x),
             ), once=False)
 
     def arm_early_signal(self, e: Entry) -> None:

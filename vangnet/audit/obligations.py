@@ -125,7 +125,8 @@ class Open:
     @property
     def due_day(self) -> date:
         if self.working_days is not None:
-            return calendar.add_working_days(calendar.local_date(self.trigger_at), self.working_days)
+            return calendar.add_working_days(calendar.local_date(self.trigger_at),
+                                             self.working_days)
         return calendar.local_date(self.due_at)
 
     def finding(self, verdict: str, done_at: datetime | None) -> Finding:

@@ -244,7 +244,7 @@ class _Checker(CaseClocks):
                     self.moratorium_until = date.fromisoformat(until)
                     end = calendar.start_of_day(self.moratorium_until + timedelta(days=1))
                     self.add(self.new(  # A4
-                        "moratorium_ended", f"{self.social_service}, {self.corporation}",
+                        "moratorium_ended", VANGNET,
                         f"moratorium granted until {until}", e.at, end,
                         action("escalation_raised", "moratorium_ended"),
                         stops(events=("eviction_executed",),

@@ -253,9 +253,12 @@ class CaseClocks:
         ends = stops(events=("self_referral", *HELP_EVENTS),
                      actions=("aftercare_started", "case_closed"))
         existing = self.find("early_signal")
-        if existing is not None:
+        if existing is not None:  # new arrears: the threshold moves (and the escalation's)
             existing.due_at = existing.trigger_at = due
             existing.trigger = trigger
+            reminder = self.find("reminder_escalation")
+            if reminder is not None:
+                reminder.due_at = reminder.trigger_at = due
         else:
             existing = self.add(self.new(
                 "early_signal", self.corporation, trigger, due, due,
@@ -263,12 +266,13 @@ class CaseClocks:
                 lambda x: (ends(x) or (x.is_event("reminder_sent")
                                        and bool(x.detail.get("tenant_objects_to_signal")))),
             ))
-            if not self.reminded and not self.find("reminder_escalation"):
-                self.add(self.new(
+            if existing is not None and not self.reminded and not self.find("reminder_escalation"):
+                reminder = self.new(
                     "reminder_escalation", VANGNET, trigger + " with no reminder recorded", due,
-                    due, action("escalation_raised", "reminder_missing"),
-                    lambda x: ends(x) or (x.is_event("reminder_sent") and x.at < due)),
-                    once=False)
+                    due, action("escalation_raised", "reminder_missing"))
+                reminder.cancel = lambda x, r=reminder: ends(x) or (  # type: ignore[misc]
+                    x.is_event("reminder_sent") and x.at < r.due_at)
+                self.add(reminder, once=False)
         if existing is not None and calendar.local_date(e.at) > due_day:
             lag = (calendar.local_date(e.at) - due_day).days
             existing.notes.append(f"the arrears were reported {days(lag)} after the threshold "

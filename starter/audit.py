@@ -130,7 +130,8 @@ def audit(
     jobs: Annotated[Optional[int], typer.Option("--jobs", help=f"with --all: replay in this many worker processes; 1: in this one (default: one per CPU, at most one per {MIN_CASES_PER_PROCESS} cases)")] = None,
 ) -> None:
     """Replay a case with the current workflow code, show its timeline with the rule each step
-    follows, and check every obligation of the agreement: met, late (by how much) or missed."""
+    follows, and check every obligation of the agreement and its amendments (RULES §11): met,
+    late (by how much) or missed."""
     fmt = _check_format(fmt)
     if all_cases:
         if case_id or history or run:

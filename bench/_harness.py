@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,7 @@ class CpuMeter:
         return {**{k: cpu_seconds(p) for k, p in self.pids.items()}, "bench": t.user + t.system,
                 "machine": machine_busy_seconds()}
 
-    def start(self) -> "CpuMeter":
+    def start(self) -> CpuMeter:
         self._t0 = self._now()
         self._w0 = time.monotonic()
         return self
@@ -558,8 +558,8 @@ def table(title: str, rows: Sequence[Row]) -> str:
          r.target or "—", {True: "yes", False: "NO", None: "—"}[r.met]]
         for r in rows
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
     out = [f"\n{title}", line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(b) for b in body]
     return "\n".join(out) + "\n"
@@ -595,7 +595,7 @@ def save(name: str, result: dict[str, Any], out: str | None = None) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = (Path(os.environ.get("VANGNET_BENCH_CWD", ".")) / out) if out \
         else RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    result = {"benchmark": name, "at": datetime.now(timezone.utc).isoformat(),
+    result = {"benchmark": name, "at": datetime.now(UTC).isoformat(),
               "argv": sys.argv, "machine": machine(), "code": code_fingerprint(), **result}
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     say(f"results written to {path.relative_to(HOME) if path.is_relative_to(HOME) else path}")

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 SUBMIT_EVENT = "submit_event"  # the update's name
 TIMELINE_TAIL = "timeline_tail"  # the query: the live part of the timeline, with its offset
 

@@ -164,11 +164,11 @@ class CodecService:
             if self.oidc is not None and token.count(".") == 2:  # a JWT, not an API key
                 return await self.oidc.principal(token)
             return await self.principal_for_key(token, "bearer")
-        token = request.cookies.get(COOKIE)
-        session = self.sessions.get(token) if token else None
+        cookie = request.cookies.get(COOKIE)
+        session = self.sessions.get(cookie) if cookie else None
         if session is None or session.expires < time.time():
-            if token:
-                self.sessions.pop(token, None)
+            if cookie:
+                self.sessions.pop(cookie, None)
             raise Refused(401, "login_required",
                           "log in on this codec server's /login page (operator or auditor key)")
         try:

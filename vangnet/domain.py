@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -309,34 +309,7 @@ class CaseClosed(EventBase):
 
 
 Event = Annotated[
-    Union[
-        ArrearsReported,
-        PaymentReceived,
-        ReminderSent,
-        SelfReferral,
-        SignalBounced,
-        NoContact,
-        HelpAccepted,
-        HelpRefused,
-        DebtHelpStarted,
-        DebtHelpEnded,
-        ProgressReported,
-        PaymentArrangementAgreed,
-        ArrangementBreached,
-        ConcernReported,
-        MpzoPlanReady,
-        CareStarted,
-        SummonsServed,
-        JudgmentGiven,
-        EvictionAnnounced,
-        CrisisMeetingHeld,
-        EvictionPostponed,
-        MoratoriumGranted,
-        MoratoriumRejected,
-        EvictionExecuted,
-        TenancyEnded,
-        CaseClosed,
-    ],
+    ArrearsReported | PaymentReceived | ReminderSent | SelfReferral | SignalBounced | NoContact | HelpAccepted | HelpRefused | DebtHelpStarted | DebtHelpEnded | ProgressReported | PaymentArrangementAgreed | ArrangementBreached | ConcernReported | MpzoPlanReady | CareStarted | SummonsServed | JudgmentGiven | EvictionAnnounced | CrisisMeetingHeld | EvictionPostponed | MoratoriumGranted | MoratoriumRejected | EvictionExecuted | TenancyEnded | CaseClosed,
     Field(discriminator="type"),
 ]
 

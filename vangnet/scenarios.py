@@ -156,7 +156,7 @@ class Region:
 
 class Skipper(Protocol):
     """What the runner needs: a client and per-workflow time skipping. Both
-    `temporalio.testing._timeskipping.TimeSkipper` and the v2 test environment fit."""
+    `temporalio.testing.TimeSkipper` and the v2 test environment fit."""
 
     @property
     def client(self) -> Client: ...
@@ -224,7 +224,7 @@ async def run_scenario(skipper: Skipper, scenario: Scenario, *, task_queue: str,
     if scenario.via == "update":
         # Update-with-start, as the intake opens a case (USE_EXISTING: a running case just
         # receives the event).
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             WORKFLOW_TYPE, input_, id=scenario.case_id, task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=summary, static_details=texts.case_details())
@@ -310,7 +310,7 @@ async def run_all(skipper: Skipper, scenarios: Sequence[Scenario], *, task_queue
                 )
             except TimeoutError:
                 out = TimeoutError(f"gave up after {case_timeout:.0f} s: is a worker running?")
-            except Exception as err:  # noqa: BLE001 - reported per case by the caller
+            except Exception as err:  # reported per case by the caller
                 out = err
         if on_done is not None:
             on_done(scenario, out)

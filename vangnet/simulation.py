@@ -19,6 +19,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from vangnet.scenarios import InDays, Region, Scenario, Send, Step, Wait, send, wait
 
@@ -69,7 +70,7 @@ class _Script:
         self.day = 0.0
 
     def ev(self, event: str, role: str = "corporation", late_days: float | None = None,
-           **fields) -> None:  # noqa: ANN003
+           **fields: Any) -> None:
         self.steps.append(send(event, role, late_days=late_days, **fields))
 
     def wait(self, low: float, high: float | None = None) -> None:
@@ -201,7 +202,7 @@ def _branch(name: str, rng: random.Random, rent: int) -> list[Step]:
                 s.wait(29, 31)  # the help-plan deadline passes
             else:
                 s.wait(5, 25)
-                fields = {"reason": "help_refused_before"} if refusal == "signal_bounced" else {}
+                fields: dict[str, Any] = {"reason": "help_refused_before"} if refusal == "signal_bounced" else {}
                 s.ev(refusal, s.helper() if refusal != "signal_bounced" else "municipality",
                      **fields)
             s.care()

@@ -121,7 +121,7 @@ class TenantCaseWorkflow:
         if args:
             try:
                 payload = workflow.payload_converter().from_payload(args[0].payload, dict)
-            except Exception:  # noqa: BLE001 - malformed payloads are recorded, not fatal
+            except Exception:  # malformed payloads are recorded, not fatal
                 payload = None
         self._pending.append((name, payload))
 
@@ -276,7 +276,7 @@ class TenantCaseWorkflow:
             await workflow.wait_condition(
                 lambda: bool(self._pending), timeout=timeout, timeout_summary=summary
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _deadline_due(self) -> bool:
@@ -402,7 +402,7 @@ class TenantCaseWorkflow:
 
     def _record_deliveries(self, results: list[tuple[int, DeliveryResult]]) -> None:
         """Add what the delivery found (party codes, RIS or other channel, protocol)."""
-        by_seq = dict(results)
+        by_seq: dict[Any, DeliveryResult] = dict(results)
         for entry in reversed(self._state.timeline):
             if entry.category != "action":
                 continue

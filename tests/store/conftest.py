@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlmodel import SQLModel
 
-from vangnet.settings import ROOT, Settings
 import vangnet.store.models  # noqa: F401  (every table on SQLModel.metadata)
+from vangnet.settings import ROOT, Settings
 from vangnet.store import Store, migrate, normalize_url
 from vangnet.store.registry import load_registry
 

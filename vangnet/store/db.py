@@ -83,7 +83,7 @@ def make_engine(url: str | URL, *, echo: bool = False, timeout: float | None = N
             kwargs.setdefault("poolclass", StaticPool)
             kwargs.setdefault("connect_args", {"check_same_thread": False})
         else:
-            Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            Path(u.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(u, echo=echo, **kwargs)
         busy_ms = int(timeout * 1000) if timeout is not None else SQLITE_BUSY_TIMEOUT_MS
         event.listen(engine.sync_engine, "connect", partial(_sqlite_on_connect, busy_ms))
@@ -137,7 +137,7 @@ def make_session_factory(engine: AsyncEngine) -> SessionFactory:
 
 def dialect_insert(session_or_conn: AsyncSession | Connection, table: Any) -> Any:
     """`INSERT` of the session's dialect, which has `on_conflict_do_nothing/do_update`."""
-    bind = session_or_conn.bind
+    bind: Any = session_or_conn.bind  # type: ignore[union-attr]  # an AsyncSession's or an AsyncConnection's
     name = bind.dialect.name
     if name == "postgresql":
         return pg_dialect.insert(table)
@@ -189,7 +189,7 @@ async def migrate(target: str | URL | AsyncEngine, revision: str = "head") -> No
     an advisory lock, SQLite its write lock. Applying it again is a no-op.
     """
     own_engine = not isinstance(target, AsyncEngine)
-    engine = make_engine(target) if own_engine else target
+    engine = target if isinstance(target, AsyncEngine) else make_engine(target)
     if own_engine and engine.dialect.name == "sqlite":
         _sqlite_begin_immediate(engine)
     try:
@@ -279,6 +279,7 @@ class Store:
                 # One call on the driver's thread: should this wait be cancelled, the lock is
                 # still given back (a BEGIN finishing after its caller gave up would keep it).
                 raw = await conn.get_raw_connection()
+                assert raw.driver_connection is not None
                 await raw.driver_connection.executescript("BEGIN IMMEDIATE; ROLLBACK;")
             else:
                 await conn.execute(sa.text("SELECT 1"))

@@ -310,17 +310,12 @@ class Server:
 
 def server_argv(port: int, db_path: Path | None, *, log_level: str = "warn",
                 extra: Sequence[str] = ()) -> list[str]:
-    from vangnet.search_attributes import dev_server_flags
+    from vangnet import devserver
 
-    argv = [
-        temporal_binary(), "server", "start-dev", "--headless",
-        "--ip", "127.0.0.1", "--port", str(port),
-        "--log-level", log_level,
-        "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-    ]
-    if db_path is not None:  # file persistence like `dev.py run`; None = in-memory SQLite
-        argv += ["--db-filename", str(db_path), "--sqlite-pragma", "journal_mode=WAL"]
-    return argv + [*dev_server_flags(), *extra]
+    # db_path: file persistence like `dev.py run`; None = in-memory SQLite
+    return [temporal_binary(), "server", "start-dev", *devserver.start_dev_args(
+        port=port, headless=True, db_file=db_path, log_level=log_level,
+        search_attributes=devserver.search_attribute_flags()), *extra]
 
 
 @contextlib.asynccontextmanager

@@ -186,7 +186,7 @@ class _in_process_worker:
 
 async def _stages(client, case_ids: list[str], concurrency: int) -> Counter[str]:
     """Cases per stage (and outcome), from their search attributes."""
-    from vangnet import search_attributes as sa
+    from vangnet import search_attributes as sa_keys
 
     gate = asyncio.Semaphore(concurrency)
     counts: Counter[str] = Counter()
@@ -197,8 +197,8 @@ async def _stages(client, case_ids: list[str], concurrency: int) -> Counter[str]
                 desc = await client.get_workflow_handle(case_id).describe()
             except Exception:
                 return
-        stage = desc.typed_search_attributes.get(sa.CASE_STAGE)
-        outcome = desc.typed_search_attributes.get(sa.CASE_OUTCOME)
+        stage = desc.typed_search_attributes.get(sa_keys.CASE_STAGE)
+        outcome = desc.typed_search_attributes.get(sa_keys.CASE_OUTCOME)
         if stage:
             counts[stage] += 1
         if outcome:

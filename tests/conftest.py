@@ -1,6 +1,7 @@
 """Shared fixtures: one Temporal dev server with per-workflow time skipping, a case store, a worker.
 
-The environment is built in exactly one place (`temporal_env`); see
+The environment is built in exactly one place (`temporal_env`, with vangnet/devserver.py, which
+dev.py and bench/ use too); see
 ../shared/notes/temporal-offline.md for why it looks like this.
 """
 
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 
 from vangnet import codec
-from vangnet.search_attributes import dev_server_flags
+from vangnet.devserver import start_test_environment
 from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.temporal_client import project_data_converter
@@ -50,16 +51,7 @@ def free_port() -> int:
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real dev server. Time skipping is per workflow and off by default: tests move a case's
     clock explicitly with `env.fast_forward(handle, duration)`."""
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        ts_config=TimeSkippingConfig(enabled=False),
-        dev_server_existing_path=temporal_binary(),
-        dev_server_extra_args=[
-            "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-            "--log-level", "error",
-            *dev_server_flags(),
-        ],
-        data_converter=project_data_converter(),
-    )
+    env = await start_test_environment(temporal_binary(), data_converter=project_data_converter())
     async with env:
         yield env
 

@@ -35,6 +35,7 @@ import structlog
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from vangnet.audit.history import HistoryError, Run, event_time, history_json, make_run, order_runs, parse_history
+from vangnet.case_messages import CASE_WORKFLOW
 from vangnet.store.db import SessionFactory, dialect_insert
 from vangnet.store.models import CaseArchive
 
@@ -48,7 +49,7 @@ SOURCE_TEMPORAL = "temporal"
 SOURCE_ARCHIVE = "archive"
 RUNNING = "running"
 CONTINUED_AS_NEW = "continued_as_new"
-WORKFLOW_TYPE = "TenantCaseWorkflow"
+WORKFLOW_TYPE = CASE_WORKFLOW
 # Temporal's execution statuses as the archive names them.
 STATUS_NAMES: dict[WorkflowExecutionStatus, str] = {
     WorkflowExecutionStatus.RUNNING: RUNNING,

@@ -28,10 +28,10 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from vangnet import calendar, texts
-from vangnet.case_messages import SUBMIT_EVENT, EventSubmission, EventVerdict, update_id_for
+from vangnet.case_messages import CASE_WORKFLOW, SUBMIT_EVENT, EventSubmission, EventVerdict, update_id_for
 from vangnet.domain import CaseInput, case_id_for
 
-WORKFLOW_TYPE = "TenantCaseWorkflow"
+WORKFLOW_TYPE = CASE_WORKFLOW
 SETTLE_TIMEOUT = 30.0  # seconds a case may take to process what it was sent (readiness, not time)
 
 

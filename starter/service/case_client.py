@@ -45,12 +45,12 @@ from starter.service.errors import not_found, temporal_unavailable, unavailable
 from starter.service.validation import ValidatedEvent
 from vangnet import search_attributes as sa_keys
 from vangnet import texts
-from vangnet.case_messages import SUBMIT_EVENT, TIMELINE_TAIL, EventVerdict, TimelineTail, update_id_for
+from vangnet.case_messages import CASE_WORKFLOW, SUBMIT_EVENT, TIMELINE_TAIL, EventVerdict, TimelineTail, update_id_for
 from vangnet.domain import CaseInput
 
 log = structlog.get_logger("vangnet.intake")
 
-WORKFLOW_TYPE = "TenantCaseWorkflow"
+WORKFLOW_TYPE = CASE_WORKFLOW
 RPC_TIMEOUT = timedelta(seconds=10)
 ACCEPT_WAIT_SECONDS = 10.0  # for the case to accept an event (it is then in history)
 VERDICT_WAIT_SECONDS = 5.0  # then for its verdict

@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -149,9 +148,9 @@ def temporal_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from vangnet.devserver import free_port
+
+    return free_port()
 
 
 def say(msg: str) -> None:

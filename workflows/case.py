@@ -238,7 +238,7 @@ class TenantCaseWorkflow:
                             tenancy_ref=self._state.tenancy_ref,
                             corporation=self._state.corporation,
                             municipality=self._state.municipality,
-                            state=self._state.model_dump(mode="json"),
+                            state=self._state,
                             history_limit=input.history_limit,
                             timeline_limit=self._timeline_limit,
                             timeline_archived=self._archived,

@@ -62,7 +62,7 @@ class Wait:
     duration: timedelta
 
 
-Step = Send | Wait
+ScriptStep = Send | Wait
 
 
 def send(event: str, role: str = "corporation", *, late_days: float | None = None,
@@ -81,7 +81,7 @@ class Scenario:
     corporation: str
     municipality: str
     tenancy_ref: str
-    steps: list[Step]
+    steps: list[ScriptStep]
     history_limit: int | None = None
     via: str = "signal"  # or "update": as the intake sends events
     timeline_limit: int | None = None
@@ -92,7 +92,7 @@ class Scenario:
 
     def truncated(self, duration: timedelta) -> Scenario:
         """The steps that fall within `duration` of the case's life (a case seen mid-way)."""
-        kept: list[Step] = []
+        kept: list[ScriptStep] = []
         elapsed = timedelta(0)
         for step in self.steps:
             if isinstance(step, Wait):

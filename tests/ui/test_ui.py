@@ -30,7 +30,8 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
-from tests.conftest import temporal_binary
+from tests.conftest import free_port, temporal_binary
+from vangnet import devserver
 from vangnet.scenarios import (
     InDays,
     Region,
@@ -41,7 +42,6 @@ from vangnet.scenarios import (
     wait,
     wait_settled,
 )
-from vangnet.search_attributes import dev_server_flags
 from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.store.apikeys import create_key
@@ -81,12 +81,6 @@ def chromium_path() -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     """Until the server accepts connections on `port` (or has died)."""
     deadline = time.monotonic() + timeout
@@ -120,10 +114,9 @@ def ui_server(tmp_path_factory) -> dict[str, Any]:
     procs = []
     try:
         procs.append(subprocess.Popen(
-            [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-             "--ui-port", str(ui_port), "--log-level", "error", "--ui-disable-news-fetch",
-             "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-             "--ui-codec-endpoint", codec_url, *dev_server_flags()],
+            [temporal_binary(), "server", "start-dev", *devserver.start_dev_args(
+                port=port, ui_port=ui_port, log_level="error", news_flag=True,
+                codec_endpoint=codec_url, search_attributes=devserver.search_attribute_flags())],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         ))
         procs.append(subprocess.Popen(

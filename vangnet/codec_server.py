@@ -174,7 +174,7 @@ class CodecService:
         try:
             return await self.principal_for_key(session.key, "session")
         except Refused:
-            self.sessions.pop(cookie, None)  # the key was revoked since: the session ends
+            self.sessions.pop(cookie or "", None)  # the key was revoked since: the session ends
             raise
 
     def start_session(self, key: str) -> str:

@@ -89,6 +89,7 @@ class WebhookActivities:
 
     async def _record(self, msg: InboxMessage, state: str) -> None:
         """The attempt's outcome in the message's push state and the metrics (issue 13)."""
+        assert msg.id is not None
         await record_push(self.store.sessions, msg.id, state)
         metrics.count_webhook_attempt(msg.party_code, state)
 

@@ -81,7 +81,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"\n{'activity':26} {'stmts':>6} {'conns':>6} {'ms p50':>7}  statements")
     for name, st, co, ms, kinds in rows:
         print(f"{name:26} {st:6.1f} {co:6.1f} {ms:7.2f}  {kinds}")
-    h.save("dbcalls", {"rows": [dict(zip(("activity", "statements", "connections", "ms_p50", "kinds"), r))
+    h.save("dbcalls", {"rows": [dict(zip(("activity", "statements", "connections", "ms_p50", "kinds"), r, strict=False))
                                 for r in rows]}, args.json)
 
 

@@ -23,9 +23,8 @@ vangnet, and to the last call of the baseline's `tenant_notice_sent` no-op for t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ def _db_times(path: Path, sql: str) -> tuple[int, float | None]:
     (count, last), = h.sqlite_query(path, sql)
     if last is None:
         return count, None
-    return count, datetime.fromisoformat(last).replace(tzinfo=timezone.utc).timestamp()
+    return count, datetime.fromisoformat(last).replace(tzinfo=UTC).timestamp()
 
 
 def notice_progress(w: h.WorkerProc) -> tuple[int, float | None]:

@@ -161,7 +161,7 @@ async def refresh_store_figures(store: Any, *, force: bool = False) -> None:
             snapshot = await asyncio.wait_for(
                 operations_snapshot(store.sessions, give_up_after=WEBHOOK_GIVE_UP), timeout=5
             )
-        except Exception as err:  # noqa: BLE001 - reported as vangnet_store_snapshot_up 0
+        except Exception as err:  # reported as vangnet_store_snapshot_up 0
             log.warning("metrics_store_snapshot_failed", error=type(err).__name__)
             collector.update(None, ok=False)
             return

@@ -8,10 +8,11 @@ itself goes through `vangnet.domain.parse_event`, the same function the workflow
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
+from vangnet.case_messages import CaseStatus, NextDeadline, TimelineEntry
 from vangnet.domain import EVENT_MODELS, CaseInput
 
 # The envelope's fields: the workflow input's (RULES §9), so the intake accepts exactly what a
@@ -39,7 +40,7 @@ class _RequestBase(BaseModel):
 
 
 def _request_model(event_type: str, model: type[BaseModel]) -> type[BaseModel]:
-    fields: dict[str, Any] = {"type": (Literal[event_type], ...)}  # type: ignore[valid-type]
+    fields: dict[str, Any] = {"type": (Literal[event_type], ...)}
     for name, info in model.model_fields.items():
         if name in ("type", "source"):
             continue
@@ -51,8 +52,9 @@ def _request_model(event_type: str, model: type[BaseModel]) -> type[BaseModel]:
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
     name: _request_model(name, model) for name, model in EVENT_MODELS.items()
 }
-IntakeEventBody = Annotated[Union[tuple(REQUEST_MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
-_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(IntakeEventBody)
+# Union of a runtime tuple of models: no `X | Y` spelling exists for that.
+IntakeEventBody = Annotated[Union[tuple(REQUEST_MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, IntakeEventBody))
 
 
 def event_schemas(ref_template: str = "#/components/schemas/{model}") -> tuple[dict[str, Any], dict[str, Any]]:
@@ -123,36 +125,6 @@ class AckResult(BaseModel):
     acked: bool
 
 
-class NextDeadline(BaseModel):
-    kind: str
-    due_at: str
-
-
-class CaseStatus(BaseModel):
-    """The `status` query of RULES §9 (the workflow may add read-only extras)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    case_id: str
-    stage: str | None
-    track: str
-    collection: Literal["active", "paused"]
-    arrears_cents: int
-    months_in_arrears: int
-    next_deadline: NextDeadline | None
-    closed: bool
-    outcome: str | None
-
-
-class TimelineEntry(BaseModel):
-    """One entry of the `timeline` query of RULES §9."""
-
-    at: str
-    category: Literal["event", "action", "deadline", "ignored"]
-    kind: str
-    detail: dict[str, Any]
-
-
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     temporal: str
@@ -174,6 +146,7 @@ __all__ = [
     "InboxPage",
     "AckResult",
     "CaseStatus",
+    "NextDeadline",
     "TimelineEntry",
     "Health",
 ]

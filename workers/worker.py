@@ -76,5 +76,5 @@ async def _apply_schedules(client: Client, settings: Settings) -> None:
         for applied in await apply_schedules(client, settings, settings.task_queue):
             log.info("schedule_applied", schedule=applied.schedule_id, result=applied.result,
                      paused=applied.paused)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         log.error("schedules_not_applied", error=f"{type(err).__name__}: {err}")

@@ -22,10 +22,10 @@ from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import ARCHIVE_TIMELINE
+    from activities import ARCHIVE_TIMELINE, DELIVER_WEBHOOK, RECORD_CASE, RESOLVE_CASE_CONTEXT
     from vangnet import calendar, metrics, rules, texts
     from vangnet import case_messages as msg
-    from vangnet import search_attributes as sa
+    from vangnet import search_attributes as sa_keys
     from vangnet.domain import (
         ActionRequest,
         CaseContext,
@@ -88,7 +88,7 @@ class _Waiter:
         self.verdict: msg.EventVerdict | None = None
 
 
-@workflow.defn(name="TenantCaseWorkflow")
+@workflow.defn(name=msg.CASE_WORKFLOW)
 class TenantCaseWorkflow:
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
@@ -121,7 +121,7 @@ class TenantCaseWorkflow:
         if args:
             try:
                 payload = workflow.payload_converter().from_payload(args[0].payload, dict)
-            except Exception:  # noqa: BLE001 - malformed payloads are recorded, not fatal
+            except Exception:  # malformed payloads are recorded, not fatal
                 payload = None
         self._pending.append((name, payload))
 
@@ -158,12 +158,14 @@ class TenantCaseWorkflow:
                                    non_retryable=True) from None
 
     @workflow.query(name="status")
-    def status(self) -> dict[str, Any]:
-        return rules.status(self._state, workflow.now())
+    def status(self) -> msg.CaseStatus:
+        """RULES §9 `status` (the same JSON as `rules.status`, extras included)."""
+        return msg.CaseStatus.model_validate(rules.status(self._state, workflow.now()))
 
     @workflow.query(name="timeline")
-    def timeline(self) -> list[dict[str, Any]]:
-        return rules.timeline(self._state)
+    def timeline(self) -> list[msg.TimelineEntry]:
+        """RULES §9 `timeline`: every entry the case holds (older ones may be archived)."""
+        return [msg.TimelineEntry.model_validate(e) for e in rules.timeline(self._state)]
 
     @workflow.query(name=msg.TIMELINE_TAIL)
     def timeline_tail(self) -> msg.TimelineTail:
@@ -186,13 +188,13 @@ class TenantCaseWorkflow:
         if self._amended:
             self._state = rules.upgrade(self._state, workflow.now())
         if self._lean:
-            self._published = sa.current_values(info.typed_search_attributes)
+            self._published = sa_keys.current_values(info.typed_search_attributes)
             if input.state is not None:
                 # Continued as new right after a step: the projection is current already.
                 self._projected = self._projection_key()
         if self._state.context is None:
             self._state.context = await self._store_call(
-                "resolve_case_context",
+                RESOLVE_CASE_CONTEXT,
                 CaseContextRequest(
                     case_id=self._state.case_id,
                     corporation=self._state.corporation,
@@ -236,7 +238,7 @@ class TenantCaseWorkflow:
                             tenancy_ref=self._state.tenancy_ref,
                             corporation=self._state.corporation,
                             municipality=self._state.municipality,
-                            state=self._state.model_dump(mode="json"),
+                            state=self._state,
                             history_limit=input.history_limit,
                             timeline_limit=self._timeline_limit,
                             timeline_archived=self._archived,
@@ -276,7 +278,7 @@ class TenantCaseWorkflow:
             await workflow.wait_condition(
                 lambda: bool(self._pending), timeout=timeout, timeout_summary=summary
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _deadline_due(self) -> bool:
@@ -387,7 +389,7 @@ class TenantCaseWorkflow:
     async def _deliver_webhook(self, message_id: int) -> None:
         try:
             await workflow.execute_activity(
-                "deliver_webhook",
+                DELIVER_WEBHOOK,
                 WebhookRequest(message_id=message_id, case_id=self._state.case_id),
                 result_type=WebhookResult,
                 start_to_close_timeout=WEBHOOK_TIMEOUT,
@@ -402,7 +404,7 @@ class TenantCaseWorkflow:
 
     def _record_deliveries(self, results: list[tuple[int, DeliveryResult]]) -> None:
         """Add what the delivery found (party codes, RIS or other channel, protocol)."""
-        by_seq = dict(results)
+        by_seq: dict[Any, DeliveryResult] = dict(results)
         for entry in reversed(self._state.timeline):
             if entry.category != "action":
                 continue
@@ -427,23 +429,23 @@ class TenantCaseWorkflow:
         now = workflow.now()
         nxt = rules.next_deadline(state)
         values: dict[str, Any] = {
-            sa.MUNICIPALITY.name: state.municipality,
-            sa.HOUSING_CORPORATION.name: state.corporation,
-            sa.CASE_TRACK.name: state.track.value,
-            sa.ARREARS_MONTHS.name: rules.months_in_arrears(state, now),
-            sa.NEXT_DEADLINE.name: nxt[1] if nxt else None,
-            sa.EVICTION_DATE.name: (
+            sa_keys.MUNICIPALITY.name: state.municipality,
+            sa_keys.HOUSING_CORPORATION.name: state.corporation,
+            sa_keys.CASE_TRACK.name: state.track.value,
+            sa_keys.ARREARS_MONTHS.name: rules.months_in_arrears(state, now),
+            sa_keys.NEXT_DEADLINE.name: nxt[1] if nxt else None,
+            sa_keys.EVICTION_DATE.name: (
                 calendar.start_of_day(state.eviction_date) if state.eviction_date else None
             ),
         }
         if state.stage is not None:
-            values[sa.CASE_STAGE.name] = state.stage.value
+            values[sa_keys.CASE_STAGE.name] = state.stage.value
         if state.context is not None:
-            values[sa.SOCIAL_SERVICE.name] = state.context.social_service
+            values[sa_keys.SOCIAL_SERVICE.name] = state.context.social_service
         if state.outcome is not None:
-            values[sa.CASE_OUTCOME.name] = state.outcome.value
+            values[sa_keys.CASE_OUTCOME.name] = state.outcome.value
         updates: list[SearchAttributeUpdate[Any]] = []
-        for key in sa.ALL:
+        for key in sa_keys.ALL:
             if key.name not in values or self._published.get(key.name, ...) == values[key.name]:
                 continue
             value = values[key.name]
@@ -462,7 +464,7 @@ class TenantCaseWorkflow:
         if key == self._projected:
             return
         await self._store_call(
-            "record_case",
+            RECORD_CASE,
             CaseProjection(
                 case_id=state.case_id,
                 run_id=workflow.info().first_execution_run_id,

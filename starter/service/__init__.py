@@ -24,7 +24,6 @@ from temporalio.client import Client
 
 from starter.service import keys as key_store
 from starter.service.access import (
-    readable_timeline,
     OPERATOR_EVENTS,
     ROLES,
     Principal,
@@ -33,6 +32,7 @@ from starter.service.access import (
     check_send,
     may_read,
     principal_for,
+    readable_timeline,
     utcnow,
 )
 from starter.service.batch import BatchIntake
@@ -52,9 +52,9 @@ from starter.service.inbox import acknowledge, inbox_page
 from starter.service.keys import DEFAULT_KEY_LIFETIME, CreatedKey, parse_lifetime
 from starter.service.parsing import MAX_JSON_DEPTH, ndjson_items, parse_json
 from starter.service.validation import ValidatedEvent, validate_event
+from vangnet.archive import ArchivedCase, archived_case
 from vangnet.store import Store
 from vangnet.store.registry import Parties
-from vangnet.archive import ArchivedCase, archived_case
 from vangnet.store.timeline import archived_count, archived_entries
 
 HEALTH_TIMEOUT_SECONDS = 3.0
@@ -187,7 +187,7 @@ class IntakeService:
             try:
                 await asyncio.wait_for(coro, timeout=HEALTH_TIMEOUT_SECONDS)
                 return "ok"
-            except Exception as err:  # noqa: BLE001 - reported, not raised
+            except Exception as err:  # reported, not raised
                 return "unavailable: " + ("locked" if "locked" in str(err) else type(err).__name__)
 
         temporal, database = await asyncio.gather(

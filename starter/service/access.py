@@ -112,7 +112,7 @@ def may_send(p: Principal, event_type: str, corporation: str, municipality: str,
     a caller that may not is answered as if the case did not exist (RULES §12 I3)."""
     try:
         check_send(p, event_type, corporation, municipality, parties)
-    except Exception:  # noqa: BLE001 - IntakeError: not allowed
+    except Exception:  # IntakeError: not allowed
         return False
     return True
 

@@ -28,7 +28,7 @@ async def inbox_page(store: Store, p: Principal, after: int = 0, limit: int = 10
     if not 1 <= limit <= MAX_PAGE:
         raise invalid("invalid_request", f"limit must be between 1 and {MAX_PAGE}", "limit")
     rows = await list_messages(store.sessions, party, after, limit)
-    cursor = rows[-1].id if rows else after
+    cursor = (rows[-1].id or after) if rows else after
     has_more = bool(rows) and len(rows) == limit and bool(
         await list_messages(store.sessions, party, cursor, 1)
     )

@@ -85,7 +85,7 @@ async def test_no_key_secret_signature_or_body_reaches_the_logs(
     statuses: list[int] = []
     transport = httpx.ASGITransport(app=create_app(service), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as http:
-        async def call(method: str, path: str, key: str | None, **kw):  # noqa: ANN202
+        async def call(method: str, path: str, key: str | None, **kw):
             headers = {**(auth(key) if key else {}), **kw.pop("headers", {})}
             r = await http.request(method, path, headers=headers, **kw)
             statuses.append(r.status_code)
@@ -129,7 +129,7 @@ async def test_no_key_secret_signature_or_body_reaches_the_logs(
         await temporal_env.client.get_workflow_handle(f"case-woonbron-{ref}").result()
         await call("POST", "/v1/events", keys["operator"], json=event("case_closed", ref, reason=MARKER))
         # 503: Temporal does not answer (with the body in its error text)
-        async def down(*_a, **_k):  # noqa: ANN202
+        async def down(*_a, **_k):
             raise RPCError(f"connection reset while sending {MARKER} {keys['woonbron']}",
                            RPCStatusCode.UNAVAILABLE, b"")
 
@@ -137,8 +137,8 @@ async def test_no_key_secret_signature_or_body_reaches_the_logs(
         await call("POST", "/v1/events", keys["woonbron"], json=arrears(new_ref()))
         monkeypatch.undo()
         # 500: an error nobody expected, whose message and locals hold the key and the body
-        async def broken(self, p, event, parties, **_kw):  # noqa: ANN001, ANN202
-            key, body = keys["woonbron"], MARKER  # noqa: F841 - locals a traceback would show
+        async def broken(self, p, event, parties, **_kw):
+            key, body = keys["woonbron"], MARKER
             raise RuntimeError(f"broken by {key} on {body} (Authorization: Bearer {key})")
 
         monkeypatch.setattr("starter.service.events.EventIntake.apply", broken)
@@ -185,7 +185,7 @@ async def drive_webhook_errors(temporal_env, store) -> list[str]:
     answers = [500, 408, 404, 200]
     received: list[bytes] = []
 
-    async def receive(reader, writer):  # noqa: ANN001, ANN202
+    async def receive(reader, writer):
         headers = {}
         await reader.readline()
         while (line := (await reader.readline()).decode().strip()):

@@ -41,7 +41,7 @@ async def test_an_event_that_changes_no_search_attribute_upserts_nothing(api):
     case_id = await api.open_case(ref)
     handle = api.client.get_workflow_handle(case_id)
 
-    def upserts(history) -> int:  # noqa: ANN001
+    def upserts(history) -> int:
         return sum(1 for e in history.events
                    if e.HasField("upsert_workflow_search_attributes_event_attributes"))
 

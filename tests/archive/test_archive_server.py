@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from typer.testing import CliRunner
 
-import starter.archive  # noqa: F401 - registers the commands
+import starter.archive
 import starter.audit  # noqa: F401
 from starter.cli import app
 from starter.service import IntakeError, IntakeService, Principal
@@ -39,14 +39,14 @@ def cli(temporal_env, sqlite_settings, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", sqlite_settings.database_url)
     get_settings.cache_clear()
 
-    async def invoke(*args: str):  # noqa: ANN202
+    async def invoke(*args: str):
         return await asyncio.to_thread(CliRunner().invoke, app, list(args))
 
     yield invoke
     get_settings.cache_clear()
 
 
-async def _eventually(check, timeout: float = VISIBILITY_WAIT):  # noqa: ANN001, ANN202
+async def _eventually(check, timeout: float = VISIBILITY_WAIT):
     """Visibility and deletion are asynchronous in Temporal: poll until `check()` is true."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -172,7 +172,7 @@ async def test_an_archived_case_outlives_its_deletion_from_temporal(
     assert (missing.value.status, missing.value.code) == (404, "case_not_found")
 
 
-async def _count_ok(client, query: str, runs: int) -> bool:  # noqa: ANN001
+async def _count_ok(client, query: str, runs: int) -> bool:
     closed = 0
     async for e in client.list_workflows(query):
         if e.status != WorkflowExecutionStatus.RUNNING:

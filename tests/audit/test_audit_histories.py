@@ -32,12 +32,12 @@ from vangnet.audit import (
 from vangnet.audit.references import parse_time
 
 
-async def audit(name: str, workflows=None, sandboxed: bool = False) -> CaseAudit:  # noqa: ANN001
+async def audit(name: str, workflows=None, sandboxed: bool = False) -> CaseAudit:
     [runs] = read_history_files(history_files(name))
     return audit_episode(await CaseReplayer(workflows, sandboxed=sandboxed).replay(runs))
 
 
-async def _each(items):  # noqa: ANN001, ANN202
+async def _each(items):
     for item in items:
         yield item
 
@@ -50,12 +50,12 @@ def verdicts(a: CaseAudit) -> dict[str, str]:
     return out
 
 
-def finding(a: CaseAudit, obligation: str):  # noqa: ANN201
+def finding(a: CaseAudit, obligation: str):
     [f] = [f for f in a.findings if f.obligation == obligation]
     return f
 
 
-def first(a: CaseAudit, category: str, kind: str, reason: str | None = None):  # noqa: ANN201
+def first(a: CaseAudit, category: str, kind: str, reason: str | None = None):
     return next(r for r in a.rows if r.category == category and r.kind == kind
                 and (reason is None or r.detail.get("reason") == reason))
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from vangnet.scenarios import InDays, Scenario, send, wait
 
 
-def _s(name: str, corporation: str, municipality: str, steps, history_limit=None,  # noqa: ANN001
-       **options) -> Scenario:  # noqa: ANN003
+def _s(name: str, corporation: str, municipality: str, steps, history_limit=None,
+       **options) -> Scenario:
     return Scenario(name, corporation, municipality, f"H-{name.replace('_', '-')}", steps,
                     history_limit, **options)
 

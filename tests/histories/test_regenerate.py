@@ -25,14 +25,14 @@ async def test_regenerate_histories(temporal_env, worker, task_queue):
     results = await run_all(temporal_env, SCENARIOS, task_queue=task_queue,
                             region=Region.from_registry(), concurrency=len(SCENARIOS), settle=True)
     episodes = {}
-    for scenario, result in zip(SCENARIOS, results):
+    for scenario, result in zip(SCENARIOS, results, strict=False):
         assert isinstance(result, RunResult), result
         episodes[scenario.name] = await settled_episode(temporal_env.client, result.handle)
     for old in history_files():
         old.unlink()
     for scenario in SCENARIOS:
         runs = episodes[scenario.name]
-        for path, run in zip(export_paths(scenario.name, HISTORIES, len(runs)), runs):
+        for path, run in zip(export_paths(scenario.name, HISTORIES, len(runs)), runs, strict=False):
             path.write_text(history_json(run.history), encoding="utf-8")
     names = {p.name.split(".")[0] for p in history_files()}
     assert names == {s.name for s in SCENARIOS}
@@ -47,7 +47,7 @@ async def test_regenerate_encrypted_histories(temporal_env, store, task_queue):
     (ENCRYPTED / "key_rotation.json").write_text(history_json(run.history), encoding="utf-8")
 
 
-async def settled_episode(client, handle, attempts: int = 100):  # noqa: ANN001, ANN201
+async def settled_episode(client, handle, attempts: int = 100):
     """The case's runs once its last run has completed a workflow task and is idle (a run that
     has just continued as new has only its start event: nothing to replay yet)."""
     for _ in range(attempts):

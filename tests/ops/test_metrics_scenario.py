@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
@@ -37,8 +36,6 @@ from vangnet.scenarios import wait_settled
 from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.store.models import Party
-
-pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0  # two processes starting on two busy cores
@@ -183,7 +180,7 @@ async def scenario(temporal_env, tmp_path_factory) -> AsyncIterator[Outcome]:
     store = await Store.open(Settings(DATABASE_URL=database_url))
     refusing, retrying = Refusing(410), Refusing(503)
     servers = [await asyncio.start_server(r.handle, "127.0.0.1", 0) for r in (refusing, retrying)]
-    for receiver, server in zip((refusing, retrying), servers):
+    for receiver, server in zip((refusing, retrying), servers, strict=False):
         receiver.port = server.sockets[0].getsockname()[1]
     async with store.sessions() as session, session.begin():
         for code, receiver in (("woonbron", refusing), ("poort6", retrying)):

@@ -92,19 +92,19 @@ async def receiver(store):
         yield rec
 
 
-async def current_details(handle) -> str:  # noqa: ANN001
+async def current_details(handle) -> str:
     meta = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     return meta.current_details
 
 
-async def raw_signal(api, handle, name: str, body: dict[str, Any], *, wait_source: str) -> None:  # noqa: ANN001
+async def raw_signal(api, handle, name: str, body: dict[str, Any], *, wait_source: str) -> None:
     """A signal straight to Temporal (as `temporal workflow signal` sends it), then wait until
     the case recorded it."""
     await handle.signal(name, body)
     await api.settled(handle.id, body["event_id"], source=wait_source)
 
 
-async def store_dump(store) -> str:  # noqa: ANN001
+async def store_dump(store) -> str:
     """Every row of every table of the case store, as text."""
     lines = []
     async with store.engine.connect() as conn:
@@ -114,7 +114,7 @@ async def store_dump(store) -> str:  # noqa: ANN001
     return "\n".join(lines)
 
 
-def raw_db_bytes(store) -> bytes:  # noqa: ANN001
+def raw_db_bytes(store) -> bytes:
     """A SQLite store's files as bytes (pages of deleted rows too); nothing for PostgreSQL."""
     if store.engine.url.get_backend_name() != "sqlite":
         return b""

@@ -73,7 +73,7 @@ def test_the_encrypted_histories_are_encrypted_across_a_key_rotation():
         assert {codec.key_id_of(p) for p in payloads if codec.is_encrypted(p)} == {OLD_KEY, NEW_KEY}
         start = history.events[0].workflow_execution_started_event_attributes
         assert codec.is_encrypted(start.input.payloads[0])
-    def plain(path):  # noqa: ANN001, ANN202
+    def plain(path):
         history = WorkflowHistory.from_json("fixture", path.read_text(encoding="utf-8"))
         return not any(codec.is_encrypted(p) for e in history.events for p in codec.payloads_in(e))
 

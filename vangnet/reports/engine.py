@@ -319,7 +319,7 @@ def _summary(eps: list[_Ep], period: Period) -> Table:
 
 
 def _funnel(eps: list[_Ep], period: Period) -> Table:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for e in eps:
         moments = chain_moments(e.entries)
         if not _in(period, moments.get("signaal")):
@@ -456,7 +456,7 @@ def _compliance_tables(eps: list[_Ep], period: Period, *, annual: bool) -> list[
     for _, f in findings:
         labels.setdefault(f.obligation, (f.rule, obligation_label(f.obligation, f.title)))
 
-    def rows_by(key) -> list[list[Any]]:  # noqa: ANN001
+    def rows_by(key) -> list[list[Any]]:
         groups: dict[Any, Counter[str]] = defaultdict(Counter)
         for _, f in findings:
             groups[key(f)][f.verdict] += 1

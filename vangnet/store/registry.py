@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -391,7 +391,7 @@ class Parties:
 
 def _case_parties_statement() -> sa.Select:
     served = aliased(Party)  # the municipality's own row, naming its social service and team
-    municipality = sa.bindparam("municipality")
+    municipality: Any = sa.bindparam("municipality")
     return (
         sa.select(Party)
         .where(

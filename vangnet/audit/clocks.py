@@ -5,6 +5,7 @@ response and the eviction's outcome per date (R8, A1, A4), and A1's review clock
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from vangnet.audit.obligations import (
     Fulfil,
     Open,
     action,
+    by_reports_only,
     days,
     describe,
     events,
@@ -144,7 +146,7 @@ class CaseClocks:
                 rule, title = self.title("case_review")
                 self.review = Open(
                     "case_review", rule, title, "", f"stage {stage} from "
-                    f"{calendar.local_date(at).isoformat()}", at, at + timedelta(days=n), never,
+                    f"{calendar.local_date(at).isoformat()}", at, at + timedelta(days=n), by_reports_only,
                     every=timedelta(days=n),
                     escalation=escalation(Escalation.case_stalled))
             else:
@@ -236,7 +238,7 @@ class CaseClocks:
                             ("pause_escalation", action("escalation_raised", "pause_expired"))):
             self.add(self.new(
                 key, VANGNET, f"collection_paused until {calendar.local_date(due).isoformat()}",
-                e.at, due, lambda x, f=fulfil: None if early(x) else f(x),
+                e.at, due, _unless(early, fulfil),
                 lambda x: early(x) or ends(x),
             ), once=False)
 
@@ -326,3 +328,10 @@ class CaseClocks:
             action("mpzo_notified", "signal_not_taken_up"),
             stops(events=tuple(HELP_EVENTS), actions=("aftercare_started", "case_closed")),
         ), once=False)
+
+
+def _unless(early: Callable[[Entry], bool], fulfil: Fulfil) -> Fulfil:
+    """`fulfil`, except for an entry that `early` claims (it ends the obligation instead)."""
+    def check(x: Entry) -> datetime | None:
+        return None if early(x) else fulfil(x)
+    return check

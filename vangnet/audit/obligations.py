@@ -99,6 +99,11 @@ def never(_: Entry) -> bool:
     return False
 
 
+def by_reports_only(_: Entry) -> datetime | None:
+    """The fulfilment of a recurring obligation (A1): reports close its periods, no single entry."""
+    return None
+
+
 @dataclass
 class Open:
     key: str

@@ -22,6 +22,9 @@ from vangnet.rules import RULES_WITH_AMENDMENTS
 
 START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 EXAMPLES = int(os.environ.get("VANGNET_PROPERTY_EXAMPLES", "300")) // 2
+# CI runs a fixed draw (the same examples every run, so a red build is reproducible and never
+# a coin toss); VANGNET_PROPERTY_EXAMPLES switches to fresh random draws for exploration.
+DERANDOMIZE = "VANGNET_PROPERTY_EXAMPLES" not in os.environ
 
 RENT = 80_000
 FUTURE = st.integers(1, 90)  # days ahead of the event, for dates the event names
@@ -73,7 +76,7 @@ def _fields(fields: dict, today: date) -> dict:
     return out
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.too_slow])
 @given(municipality=st.sampled_from(["dordrecht", "gorinchem"]),
        first_arrears=st.sampled_from([40_000, 120_000]),
@@ -85,10 +88,6 @@ def test_vangnet_never_misses_what_the_audit_asks_of_it(municipality, first_arre
     for gap, event_type, fields in rest:
         if case.state.closed:
             break
-        if event_type == "concern_reported" and case.state.stage.value == "aftercare":
-            # the core arms the MPZO's plan (A1) in aftercare, which tests/rules/helpers'
-            # invariants do not allow (aftercare holds only its own timer): left to the rules
-            continue
         at = case.now + timedelta(minutes=gap)
         case.advance_to(at)
         local = at.date()

@@ -282,8 +282,9 @@ class CaseClocks:
 
     def arm_months(self, e: Entry, *, rearm: bool) -> None:
         """R5(c): arrears of `mpzo_after_months` (age or size) without help → MPZO."""
-        if self.help or self.arrears_since is None or "arrears_months" in self.mpzo_reasons:
-            return
+        if (self.help or self.arrears_since is None or self.arrears_cents <= 0
+                or "arrears_months" in self.mpzo_reasons):
+            return  # as the core: no months rule without arrears (paid off, then help ended)
         m = self.value("mpzo_after_months", 2)
         by_age = calendar.start_of_day(calendar.add_months(self.arrears_since, m))
         by_size = self.rent > 0 and self.arrears_cents // self.rent >= m

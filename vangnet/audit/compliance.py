@@ -243,6 +243,9 @@ class _Checker(CaseClocks):
                 if self.crisis and until:
                     self.moratorium_until = date.fromisoformat(until)
                     end = calendar.start_of_day(self.moratorium_until + timedelta(days=1))
+                    earlier = self.find("moratorium_ended")
+                    if earlier:  # a later grant replaces the earlier one: one end, one escalation
+                        self.open.remove(earlier)
                     self.add(self.new(  # A4
                         "moratorium_ended", VANGNET,
                         f"moratorium granted until {until}", e.at, end,

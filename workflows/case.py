@@ -51,6 +51,10 @@ TIMELINE_IN_DETAILS = 6
 # Webhooks (activities/webhooks.py): retried with backoff for up to a day; the inbox keeps the
 # message whatever happens, so a receiver that stays down costs it the push, not the message.
 WEBHOOKS_PATCH = "webhooks-v1"
+# Issue 10: delivery outside the case. Messages to a party with a webhook are pushed by the outbox
+# dispatcher (workflows/dispatcher.py); a case no longer runs, or waits for, any push. Runs whose
+# history already pushed (webhooks-v1 without this marker) keep pushing to their end.
+OUTBOX_PATCH = "webhooks-outbox-v1"
 WEBHOOK_TIMEOUT = timedelta(seconds=30)
 WEBHOOK_GIVE_UP = timedelta(days=1)
 WEBHOOK_RETRY = RetryPolicy(
@@ -376,7 +380,8 @@ class TenantCaseWorkflow:
             retry_policy=ACTIVITY_RETRY,
             summary=texts.action_summary(planned.action, planned.reason, self._policy()),
         )
-        if result.webhook_message_ids and workflow.patched(WEBHOOKS_PATCH):
+        if (result.webhook_message_ids and not workflow.patched(OUTBOX_PATCH)
+                and workflow.patched(WEBHOOKS_PATCH)):
             # In the background: a slow receiver never holds up the case.
             for message_id in result.webhook_message_ids:
                 task = asyncio.create_task(self._deliver_webhook(message_id))

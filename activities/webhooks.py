@@ -122,9 +122,10 @@ class Pusher:
 
 
 class WebhookActivities:
-    def __init__(self, store: Store, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, store: Store, http: httpx.AsyncClient | None = None, *,
+                 settings: Settings | None = None) -> None:
         self.store = store
-        self.pusher = Pusher(store.settings, http)
+        self.pusher = Pusher(settings or store.settings, http)
 
     async def aclose(self) -> None:
         """Close the HTTP connections (when the worker stops)."""

@@ -102,6 +102,18 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
+class Delivery(BaseModel):
+    """A message's webhook push (issue 10); null when the party has no webhook."""
+
+    state: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: not delivered yet (retried with backoff); delivered: the receiver "
+                    "answered 2xx; failed: refused for good or undelivered after the give-up period")
+    attempts: int = Field(description="push attempts so far")
+    last_error: str | None = Field(description="the last failed attempt's code, e.g. `http_503`, `unreachable`")
+    next_attempt_at: str | None = Field(description="when the next attempt is due (pending only)")
+    delivered_at: str | None = Field(description="when the receiver accepted it")
+
+
 class InboxMessageOut(BaseModel):
     id: int
     case_id: str
@@ -110,6 +122,7 @@ class InboxMessageOut(BaseModel):
     created_at: str
     acked_at: str | None
     payload: dict[str, Any]
+    delivery: Delivery | None = None
 
 
 class InboxPage(BaseModel):

@@ -38,7 +38,7 @@ STATES = (PUSH_PENDING, PUSH_DELIVERED, PUSH_FAILED)
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 30 s, 1 min, 2 min, … at most 1 h."""
-    return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), MAX_RETRY)
+    return min(FIRST_RETRY * (2 ** min(max(0, attempts - 1), 20)), MAX_RETRY)
 
 
 async def mark_pending(session: AsyncSession, message_ids: Sequence[int], now: datetime) -> None:

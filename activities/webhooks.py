@@ -127,6 +127,9 @@ class WebhookActivities:
         self.store = store
         self.pusher = Pusher(settings or store.settings, http)
 
+    def http(self) -> httpx.AsyncClient:
+        return self.pusher.http()
+
     async def aclose(self) -> None:
         """Close the HTTP connections (when the worker stops)."""
         await self.pusher.aclose()

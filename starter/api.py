@@ -11,7 +11,8 @@ from __future__ import annotations
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import FastAPI, Path, Query, Request, Security
@@ -22,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from starter.schemas import (
+    CaseList,
     MAX_BATCH,
     Accepted,
     AckResult,
@@ -43,6 +45,7 @@ from starter.service import (
     parse_json,
 )
 from starter.service.errors import database_unavailable, is_database_error, log_refusal, too_large
+from vangnet.domain import Stage
 
 log = structlog.get_logger("vangnet.intake")
 
@@ -297,6 +300,32 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
         }
 
     # -- cases ----------------------------------------------------------------------------
+
+    @app.get("/v1/cases", response_model=CaseList, summary="The cases the caller may read",
+             description="Case episodes from the case store (so cases outlive Temporal's retention "
+             "here), in case id order, paged by `cursor`. Only the cases the caller may read "
+             "(RULES §12 I3): its own tenancies for a corporation, cases that sent it a message or "
+             "applied its event; all for operators and auditors.",
+             responses=_errors(401, 422, 503))
+    async def list_cases(
+        request: Request,
+        p: Caller,
+        stage: Annotated[Stage | None, Query(description="only episodes in this stage")] = None,
+        municipality: Annotated[str | None, Query(max_length=100, description="municipality code")] = None,
+        corporation: Annotated[str | None, Query(max_length=100, description="corporation code")] = None,
+        deadline_before: Annotated[datetime | None, Query(
+            description="only episodes whose next deadline falls before this time (ISO 8601)")] = None,
+        state: Annotated[Literal["open", "closed"] | None, Query(description="open or closed episodes")] = None,
+        cursor: Annotated[str | None, Query(max_length=700, description="`next_cursor` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        from vangnet.store.case_list import CaseFilter
+
+        if deadline_before is not None and deadline_before.tzinfo is None:
+            deadline_before = deadline_before.replace(tzinfo=UTC)
+        filters = CaseFilter(stage=stage.value if stage else None, municipality=municipality,
+                             corporation=corporation, deadline_before=deadline_before, state=state)
+        return await service_of(request).list_cases(p, filters, cursor, limit, route=route_of(request))
 
     @app.get("/v1/cases/{case_id}", summary="A case's status (RULES §9)",
              responses={200: {"model": CaseStatus}, **_errors(401, 403, 404, 503)})

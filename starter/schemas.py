@@ -141,6 +141,29 @@ class NextDeadline(BaseModel):
     due_at: str
 
 
+class CaseListItem(BaseModel):
+    """One case episode in `GET /v1/cases` (issue 10), from the case store."""
+
+    case_id: str = Field(description="`case-{corporation}-{tenancy_ref}`")
+    run_id: str = Field(description="the episode: the first run id of its workflow")
+    corporation: str = Field(description="housing corporation code (RULES §1)")
+    municipality: str = Field(description="municipality code (RULES §1)")
+    stage: str = Field(description="stage of RULES §3")
+    track: str = Field(description="`spoor_1` or `spoor_2`")
+    outcome: str | None = Field(description="when closed: resolved, evicted, tenancy_ended or withdrawn")
+    closed: bool = Field(description="whether the episode is closed")
+    opened_at: str = Field(description="when the episode opened (ISO 8601)")
+    closed_at: str | None = Field(description="when it closed")
+    next_deadline: str | None = Field(description="its next deadline when last projected (null when closed, or for runs started before the case list existed)")
+    updated_at: str = Field(description="when the case store last heard from the case")
+
+
+class CaseList(BaseModel):
+    cases: list[CaseListItem]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+    has_more: bool
+
+
 class CaseStatus(BaseModel):
     """The `status` query of RULES §9 (the workflow may add read-only extras)."""
 

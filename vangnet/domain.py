@@ -568,3 +568,4 @@ class CaseProjection(BaseModel):
     outcome: Outcome | None
     opened_at: datetime
     closed_at: datetime | None
+    next_deadline: datetime | None = None  # issue 10: GET /v1/cases?deadline_before=

@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic.fields import FieldInfo
+
+from starter.openapi_docs import FIELD_DOCS
 
 from vangnet.domain import EVENT_MODELS, CaseInput
 
@@ -33,17 +36,24 @@ class Envelope(BaseModel):
 class _RequestBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tenancy_ref: Annotated[str, CaseInput.model_fields["tenancy_ref"]]
-    corporation: Annotated[str, CaseInput.model_fields["corporation"]]
-    municipality: Annotated[str, CaseInput.model_fields["municipality"]]
+    tenancy_ref: Annotated[str, CaseInput.model_fields["tenancy_ref"], Field(description=FIELD_DOCS["tenancy_ref"])]
+    corporation: Annotated[str, CaseInput.model_fields["corporation"], Field(description=FIELD_DOCS["corporation"])]
+    municipality: Annotated[str, CaseInput.model_fields["municipality"], Field(description=FIELD_DOCS["municipality"])]
+
+
+def _described(info: FieldInfo, name: str) -> FieldInfo:
+    """The domain model's field, with its description for the OpenAPI document (issue 10)."""
+    if info.description or name not in FIELD_DOCS:
+        return info
+    return FieldInfo.merge_field_infos(info, description=FIELD_DOCS[name])
 
 
 def _request_model(event_type: str, model: type[BaseModel]) -> type[BaseModel]:
-    fields: dict[str, Any] = {"type": (Literal[event_type], ...)}  # type: ignore[valid-type]
+    fields: dict[str, Any] = {"type": (Literal[event_type], Field(description=FIELD_DOCS["type"]))}  # type: ignore[valid-type]
     for name, info in model.model_fields.items():
         if name in ("type", "source"):
             continue
-        fields[name] = (info.annotation, info)
+        fields[name] = (info.annotation, _described(info, name))
     camel = "".join(part.capitalize() for part in event_type.split("_"))
     return create_model(f"{camel}Event", __base__=_RequestBase, __doc__=model.__doc__, **fields)
 

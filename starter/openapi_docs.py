@@ -75,4 +75,65 @@ def example_event(event_type: str, model: Any) -> dict[str, Any]:
     return body
 
 
-__all__ = ["FIELD_DOCS", "example_event"]
+def for_generators(doc: dict[str, Any]) -> None:
+    """Finish the OpenAPI document for client generators (issue 10): one error schema
+    (`ErrorBody`) for every 4xx and 5xx (FastAPI's own 422 schema is replaced: the intake answers
+    validation errors with ErrorBody too), and an example per event type."""
+    from vangnet.domain import EVENT_MODELS
+
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for path_item in doc.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if not status[:1] in ("4", "5") or operation.get("operationId") in ("getHealth", "getReadiness"):
+                    continue
+                response["content"] = {"application/json": {"schema": error_ref}}
+                response.setdefault("description", "error")
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    examples = {}
+    for event_type, model in EVENT_MODELS.items():
+        example = example_event(event_type, model)
+        camel = "".join(part.capitalize() for part in event_type.split("_")) + "Event"
+        if camel in schemas:
+            schemas[camel]["examples"] = [example]
+        examples[event_type] = {"summary": event_type, "value": example}
+    for path, method in (("/v1/events", "post"),):
+        body = doc["paths"][path][method]["requestBody"]["content"]["application/json"]
+        body["examples"] = examples
+    batch = doc["paths"]["/v1/events/batch"]["post"]["requestBody"]["content"]["application/json"]
+    batch["examples"] = {"two events": {"value": [examples["arrears_reported"]["value"],
+                                                  examples["reminder_sent"]["value"]]}}
+
+
+def install_offline_docs(app: Any, static_url: str = "/docs-assets") -> None:
+    """/docs (Swagger UI) and /redoc with their scripts and styles served by the app itself, from
+    the `fastapi-offline` package: no CDN, no Google Fonts."""
+    from pathlib import Path
+
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from starlette.responses import HTMLResponse
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(static_url, StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{static_url}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static_url}/swagger-ui.css",
+            swagger_favicon_url=f"{static_url}/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{static_url}/redoc.standalone.js",
+            redoc_favicon_url=f"{static_url}/favicon.png", with_google_fonts=False)
+
+
+__all__ = ["FIELD_DOCS", "example_event", "for_generators", "install_offline_docs"]

@@ -84,14 +84,36 @@ class Dispatcher:
         return await self.dispatch_due(limit=req.limit)
 
 
+NUDGE_EVERY = 1.0  # seconds: at most one nudge per second per worker process (a month-end run
+# writes thousands of messages; the dispatcher's history must not get a signal for each); a nudge
+# asked for within that second is sent once at its end.
+_last_nudge: dict[str, float] = {}
+_trailing: dict[str, asyncio.Task[None]] = {}
+
+
 async def nudge_dispatcher(task_queue: str) -> None:
     """From an activity: tell the dispatcher that messages are due (it also polls; best effort)."""
     from workflows.dispatcher import NUDGE, dispatcher_id
 
-    try:
-        await activity.client().get_workflow_handle(dispatcher_id(task_queue)).signal(NUDGE)
-    except Exception:  # noqa: BLE001 - the dispatcher may not run (tests); it polls anyway
-        pass
+    client = activity.client()
+    handle = client.get_workflow_handle(dispatcher_id(task_queue))
+
+    async def send() -> None:
+        _last_nudge[task_queue] = asyncio.get_running_loop().time()
+        try:
+            await handle.signal(NUDGE)
+        except Exception:  # noqa: BLE001 - the dispatcher may not run (tests); it polls anyway
+            pass
+
+    wait = _last_nudge.get(task_queue, -NUDGE_EVERY) + NUDGE_EVERY - asyncio.get_running_loop().time()
+    if wait <= 0:
+        await send()
+    elif task_queue not in _trailing or _trailing[task_queue].done():
+        async def later() -> None:
+            await asyncio.sleep(wait)
+            await send()
+
+        _trailing[task_queue] = asyncio.create_task(later())
 
 
 __all__ = ["DISPATCH_WEBHOOKS", "Dispatcher", "nudge_dispatcher"]

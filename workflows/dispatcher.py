@@ -45,6 +45,8 @@ class WebhookDispatcherWorkflow:
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
                 summary="Webhooks versturen die aan de beurt zijn",
             )
+            if workflow.info().is_continue_as_new_suggested():
+                break
             if result.more or self._nudged:
                 continue
             try:

@@ -30,7 +30,7 @@ from vangnet.store.models import Party
 from vangnet.store.outbox import redeliver, status
 from vangnet.webhooks import new_secret
 from workflows import TenantCaseWorkflow
-from workflows.dispatcher import start_dispatcher
+from workflows.dispatcher import WebhookDispatcherWorkflow, dispatcher_id, start_dispatcher
 
 SECRET = new_secret()
 OLD_SECRET = new_secret()  # the previous secret, still valid while rotating
@@ -157,6 +157,11 @@ async def test_the_dispatcher_pushes_each_message_signed_and_the_case_waits_for_
                    ).replay_workflow(history)
     await receiver.wait_for(2)
     assert [json.loads(r.body)["action"] for r in receiver.requests] == ["tenant_notice_sent", "case_closed"]
+    # The dispatcher's own history replays (it is a workflow like any other).
+    dispatcher = api.client.get_workflow_handle(dispatcher_id(task_queue))
+    await Replayer(workflows=[WebhookDispatcherWorkflow], data_converter=api.client.data_converter
+                   ).replay_workflow(await dispatcher.fetch_history())
+    await dispatcher.terminate("test over")
 
 
 async def _until(_unused, api, state: str, timeout: float = 20.0) -> None:  # noqa: ANN001

@@ -39,7 +39,7 @@ from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.store.inbox import PUSH_DELIVERED, PUSH_FAILED, PUSH_RETRYING, PUSH_SKIPPED, record_push
 from vangnet.store.models import InboxMessage, Party
-from vangnet.webhooks import UrlPolicy, WebhookConfigError, resolve_secrets, sign_headers
+from vangnet.webhooks import UrlPolicy, WebhookConfigError, pinned, resolve_secrets, sign_headers
 
 log = structlog.get_logger("vangnet.activities")
 
@@ -93,7 +93,7 @@ class Pusher:
             secrets = resolve_secrets(party.code, party.webhook_secret_ref)
             for s in secrets:
                 register_secret(s)  # never in a log line (RULES §12 I5)
-            await self.policy.check(party.webhook_url)
+            addresses = await self.policy.check(party.webhook_url)
         except WebhookConfigError as err:
             log.warning("webhook_not_pushed", message_id=msg.id, party=party.code, error=err.code)
             return PushOutcome(False, error=err.code, final=err.code not in ("dns_failed",))
@@ -104,8 +104,10 @@ class Pusher:
             "Idempotency-Key": msg.idempotency_key,
             "User-Agent": "vangnet-webhooks/2",
         }
+        url, host, extensions = pinned(party.webhook_url, addresses[0])
         try:
-            response = await self.http().post(party.webhook_url, content=body, headers=headers)
+            response = await self.http().post(url, content=body, headers={**headers, **host},
+                                               extensions=extensions)
         except httpx.HTTPError as err:
             log.warning("webhook_unreachable", message_id=msg.id, party=party.code,
                         error=type(err).__name__)

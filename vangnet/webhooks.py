@@ -16,7 +16,8 @@ said by `webhook_secret_ref` in the registry, never the secrets themselves:
 URLs: https only; plain http only to a loopback address when VANGNET_WEBHOOK_ALLOW_HTTP_LOOPBACK is
 set (development). A host that resolves to a loopback, private, link-local, reserved or multicast
 address is refused unless the address is in VANGNET_WEBHOOK_ALLOW_NETWORKS (CIDRs, comma
-separated). Redirects are never followed.
+separated). Redirects are never followed, and the push connects to the very address that was
+checked (no DNS rebinding between the check and the connection).
 """
 
 from __future__ import annotations
@@ -150,8 +151,9 @@ class UrlPolicy:
                 raise WebhookConfigError("address_refused", "the webhook host resolves to a "
                                          "private, loopback or link-local address that is not allow-listed")
 
-    async def check(self, url: str) -> None:
-        """Every rule, the host's addresses included (resolved now). Raises WebhookConfigError."""
+    async def check(self, url: str) -> list[str]:
+        """Every rule, the host's addresses included (resolved now); returns those addresses, for
+        the push to connect to exactly what was checked. Raises WebhookConfigError."""
         _scheme, host = self.check_syntax(url)
         try:
             addresses = [str(ipaddress.ip_address(host.strip("[]")))]
@@ -162,6 +164,22 @@ class UrlPolicy:
                 raise WebhookConfigError("dns_failed", "the webhook host does not resolve") from None
             addresses = sorted({info[4][0] for info in infos})
         self.check_addresses(addresses)
+        return addresses
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(URL with the host replaced by the checked address, the Host header, httpx extensions):
+    the push connects to the address the rules were checked against, so a DNS answer that
+    changes between the check and the connection (rebinding) cannot redirect it; TLS still
+    verifies the certificate against the original host name (SNI)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    literal = f"[{ip}]" if ip.version == 6 else str(ip)
+    netloc = literal + (f":{parts.port}" if parts.port else "")
+    host_header = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, extensions
 
 
 def _is_loopback_name(host: str) -> bool:
@@ -181,5 +199,5 @@ def _is_internal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or ip.is_multicast or ip.is_unspecified)
 
 
-__all__ = ["ENV_PREFIX", "UrlPolicy", "WebhookConfigError", "check_secret_ref", "default_secret_env",
+__all__ = ["ENV_PREFIX", "UrlPolicy", "pinned", "WebhookConfigError", "check_secret_ref", "default_secret_env",
            "new_secret", "resolve_secrets", "sign_headers"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vangnet.store.registry import PartyEntry
-from vangnet.webhooks import UrlPolicy, WebhookConfigError, new_secret, resolve_secrets
+from vangnet.webhooks import UrlPolicy, WebhookConfigError, new_secret, pinned, resolve_secrets
 
 STRICT = UrlPolicy()
 DEV = UrlPolicy.from_settings(type("S", (), {"webhook_allow_http_loopback": True,
@@ -66,3 +66,11 @@ def test_the_registry_refuses_a_secret_and_bad_urls():
     entry = PartyEntry.model_validate(base | {"webhook_url": "https://x.example/h",
                                               "webhook_secret_ref": "file:/run/secrets/woonbron"})
     assert entry.webhook_secret_ref == "file:/run/secrets/woonbron"
+
+
+def test_the_push_connects_to_the_checked_address():
+    url, host, ext = pinned("https://hooks.example.org:8443/v/1?x=2", "93.184.215.14")
+    assert (url, host, ext) == ("https://93.184.215.14:8443/v/1?x=2", {"Host": "hooks.example.org:8443"},
+                                {"sni_hostname": "hooks.example.org"})
+    url, host, ext = pinned("http://localhost/h", "::1")
+    assert (url, host, ext) == ("http://[::1]/h", {"Host": "localhost"}, {})

@@ -95,8 +95,10 @@ async def nudge_dispatcher(task_queue: str) -> None:
     """From an activity: tell the dispatcher that messages are due (it also polls; best effort)."""
     from workflows.dispatcher import NUDGE, dispatcher_id
 
-    client = activity.client()
-    handle = client.get_workflow_handle(dispatcher_id(task_queue))
+    try:
+        handle = activity.client().get_workflow_handle(dispatcher_id(task_queue))
+    except RuntimeError:  # an activity run without a client (tests): the dispatcher polls anyway
+        return
 
     async def send() -> None:
         _last_nudge[task_queue] = asyncio.get_running_loop().time()

@@ -458,6 +458,27 @@ class WebhookResult(BaseModel):
     skipped: str | None = None  # why nothing was posted (the party no longer has a webhook)
 
 
+class DispatchRequest(BaseModel):
+    """One round of the webhook outbox dispatcher (activities/dispatch.py)."""
+
+    limit: int = 100
+
+
+class DispatchResult(BaseModel):
+    attempted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    more: bool = False  # the round was full: more may be due at once
+
+
+class DispatcherInput(BaseModel):
+    """WebhookDispatcherWorkflow's input (workflows/dispatcher.py)."""
+
+    poll_seconds: float = 10.0
+    rounds_per_run: int = 500
+    limit: int = 100
+
+
 # ---------------------------------------------------------------------------------------------
 # Case context: resolved once when a case (episode) opens, by an activity, and kept in the case.
 # ---------------------------------------------------------------------------------------------
@@ -520,6 +541,7 @@ class CaseProjection(BaseModel):
     outcome: Outcome | None
     opened_at: datetime
     closed_at: datetime | None
+    next_deadline: datetime | None = None  # issue 10: GET /v1/cases?deadline_before=
 
 
 # CaseInput.state is the rules core's CaseState, which is built on the models above: resolved

@@ -226,7 +226,7 @@ class StoreCollector(Collector):
         yield _gauge(PUSHES_PENDING, "Webhook pushes not yet delivered (pending or being retried), "
                      "by party.", "party", snap.pushes_pending)
         yield _gauge(PUSHES_FAILED, "Unacknowledged messages whose webhook push failed for good "
-                     "(refused, or retried for a day), by party.", "party", snap.pushes_failed)
+                     "(refused, or retried for the give-up period), by party.", "party", snap.pushes_failed)
 
     def describe(self) -> list[Metric]:
         return []

@@ -51,6 +51,10 @@ TIMELINE_IN_DETAILS = 6
 # Webhooks (activities/webhooks.py): retried with backoff for up to a day; the inbox keeps the
 # message whatever happens, so a receiver that stays down costs it the push, not the message.
 WEBHOOKS_PATCH = "webhooks-v1"
+# Issue 10: delivery outside the case. Messages to a party with a webhook are pushed by the outbox
+# dispatcher (workflows/dispatcher.py); a case no longer runs, or waits for, any push. Runs whose
+# history already pushed (webhooks-v1 without this marker) keep pushing to their end.
+OUTBOX_PATCH = "webhooks-outbox-v1"
 WEBHOOK_TIMEOUT = timedelta(seconds=30)
 WEBHOOK_GIVE_UP = timedelta(days=1)
 WEBHOOK_RETRY = RetryPolicy(
@@ -70,6 +74,11 @@ LEAN_STEPS_PATCH = "lean-steps-v1"
 # deadline that fails in a way the rules did not foresee as `ignored` instead of failing the
 # workflow task again and again. Runs that started before it keep the first rules to their end.
 NO_CASE_FALLS_THROUGH_PATCH = "no-case-falls-through-v1"
+
+# Issue 10: the case list (`GET /v1/cases`) is served from the case store; runs that start with
+# this patch also project when their next deadline moves (one more local activity then), so the
+# list can filter on it.
+CASE_LIST_PATCH = "case-list-v1"
 
 # The intake keeps its word (RULES §12): events from the intake arrive as the update
 # `submit_event` (vangnet/case_messages.py), whose handler waits for the event's verdict; and the
@@ -106,6 +115,7 @@ class TenantCaseWorkflow:
         self._published: dict[str, Any] = {}
         self._lean = False  # LEAN_STEPS_PATCH, decided at the start of the run
         self._amended = False  # NO_CASE_FALLS_THROUGH_PATCH, decided at the start of the run
+        self._listed = False  # CASE_LIST_PATCH, decided at the start of the run
         self._projected: tuple[Any, ...] | None = None
         self._webhooks: set[asyncio.Task[None]] = set()  # deliveries in flight
         self._waiting: list[_Waiter] = []  # intake events whose verdict is not given yet
@@ -185,6 +195,7 @@ class TenantCaseWorkflow:
         info = workflow.info()
         self._lean = workflow.patched(LEAN_STEPS_PATCH)
         self._amended = workflow.patched(NO_CASE_FALLS_THROUGH_PATCH)
+        self._listed = workflow.patched(CASE_LIST_PATCH)
         if self._amended:
             self._state = rules.upgrade(self._state, workflow.now())
         if self._lean:
@@ -378,7 +389,8 @@ class TenantCaseWorkflow:
             retry_policy=ACTIVITY_RETRY,
             summary=texts.action_summary(planned.action, planned.reason, self._policy()),
         )
-        if result.webhook_message_ids and workflow.patched(WEBHOOKS_PATCH):
+        if (result.webhook_message_ids and not workflow.patched(OUTBOX_PATCH)
+                and workflow.patched(WEBHOOKS_PATCH)):
             # In the background: a slow receiver never holds up the case.
             for message_id in result.webhook_message_ids:
                 task = asyncio.create_task(self._deliver_webhook(message_id))
@@ -475,14 +487,20 @@ class TenantCaseWorkflow:
                 outcome=state.outcome,
                 opened_at=state.opened_at,
                 closed_at=state.closed_at,
+                next_deadline=self._projection_key()[3] if self._listed else None,
             ),
             summary=f"Casusregister bijwerken: {texts.STAGE.get(state.stage.value, state.stage.value)}",
         )
         self._projected = key
 
     def _projection_key(self) -> tuple[Any, ...]:
-        """What the case-store projection changes with."""
-        return (self._state.stage, self._state.track, self._state.outcome)
+        """What the case-store projection changes with (and, under CASE_LIST_PATCH, its next
+        deadline, which `GET /v1/cases?deadline_before=` filters on)."""
+        key: tuple[Any, ...] = (self._state.stage, self._state.track, self._state.outcome)
+        if self._listed:
+            nxt = rules.next_deadline(self._state)
+            key += (nxt[1] if nxt else None,)
+        return key
 
     async def _store_call(
         self, activity: str, arg: Any, *, summary: str, result_type: type | None = None

@@ -170,6 +170,36 @@ class IntakeService:
 
     # -- inbox ---------------------------------------------------------------------------------
 
+    async def list_cases(self, p: Principal, filters: Any, cursor: str | None = None, limit: int = 100,
+                         *, route: str) -> dict[str, Any]:
+        """Issue 10: the episodes the caller may read (RULES §12 I3), from the case store."""
+        from vangnet.domain import PartyKind
+        from vangnet.store.case_list import BadCursor, Reader, list_cases
+
+        async with self._answering(p, route):
+            reader = Reader(None if p.sees_all else (p.party_code or ""),
+                            is_corporation=p.kind is PartyKind.corporation)
+            try:
+                rows, next_cursor = await list_cases(self.store.sessions, reader, filters,
+                                                     cursor=cursor, limit=limit)
+            except BadCursor as err:
+                raise invalid("invalid_request", str(err), "cursor") from None
+
+            def iso(value: Any) -> str | None:
+                return value.isoformat() if value is not None else None
+
+            return {
+                "cases": [{
+                    "case_id": r.case_id, "run_id": r.run_id, "corporation": r.corporation,
+                    "municipality": r.municipality, "stage": r.stage, "track": r.track,
+                    "outcome": r.outcome, "closed": r.closed_at is not None,
+                    "opened_at": iso(r.opened_at), "closed_at": iso(r.closed_at),
+                    "next_deadline": iso(r.next_deadline), "updated_at": iso(r.updated_at),
+                } for r in rows],
+                "next_cursor": next_cursor,
+                "has_more": next_cursor is not None,
+            }
+
     async def inbox(self, p: Principal, after: int = 0, limit: int = 100, *, route: str) -> dict[str, Any]:
         async with self._answering(p, route):
             return await inbox_page(self.store, p, after, limit)

@@ -10,6 +10,7 @@ from starter.service.errors import forbidden, invalid, not_found
 from vangnet.store import Store
 from vangnet.store.inbox import ack as ack_message
 from vangnet.store.inbox import list_messages
+from vangnet.store.outbox import delivery_view
 
 MAX_PAGE = 1000
 
@@ -42,6 +43,7 @@ async def inbox_page(store: Store, p: Principal, after: int = 0, limit: int = 10
                 "created_at": m.created_at.isoformat(),
                 "acked_at": m.acked_at.isoformat() if m.acked_at else None,
                 "payload": m.payload,
+                "delivery": delivery_view(m),
             }
             for m in rows
         ],

@@ -6,9 +6,11 @@ scanned for every key, secret, signature and body marker the test used."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
+import os
 import re
 import sqlite3
 import uuid
@@ -35,7 +37,7 @@ from vangnet.store.inbox import deliver
 from vangnet.store.models import Party
 
 MARKER = "BODYMARKER-" + uuid.uuid4().hex[:8]  # in every body: must never be logged
-SECRET = "whsec-" + uuid.uuid4().hex  # a party's webhook secret
+SECRET = "whsec_" + base64.b64encode(uuid.uuid4().bytes).decode()  # a party's webhook secret
 
 
 @pytest.fixture
@@ -203,13 +205,18 @@ async def drive_webhook_errors(temporal_env, store) -> list[str]:
     port = server.sockets[0].getsockname()[1]
 
     async def set_webhook(url: str | None, secret: str | None) -> None:
+        # The secret comes from the environment (issue 10), never from the case store.
+        if secret is None:
+            os.environ.pop("VANGNET_WEBHOOK_SECRET_POORT6", None)
+        else:
+            os.environ["VANGNET_WEBHOOK_SECRET_POORT6"] = secret
         async with store.sessions() as s, s.begin():
-            await s.execute(sa.update(Party).where(Party.code == "poort6")
-                            .values(webhook_url=url, webhook_secret=secret))
+            await s.execute(sa.update(Party).where(Party.code == "poort6").values(webhook_url=url))
 
     message_id, _ = await deliver(store.sessions, "poort6", f"probe/{uuid.uuid4().hex}/1",
                                   "case-poort6-P1", "escalation_raised", {"text": MARKER})
-    activities = WebhookActivities(store)
+    activities = WebhookActivities(store, settings=store.settings.model_copy(
+        update={"webhook_allow_http_loopback": True, "webhook_allow_networks": "127.0.0.0/8"}))
     queue = f"probe-{uuid.uuid4().hex[:8]}"
     outcomes = []
     async with server, Worker(temporal_env.client, task_queue=queue, workflows=[DeliverOnce],
@@ -227,6 +234,7 @@ async def drive_webhook_errors(temporal_env, store) -> list[str]:
         await set_webhook(f"http://127.0.0.1:{port}/hook", None)  # a URL and no secret
         await once(message_id)
         await once(987_654_321)  # no such message
+    os.environ.pop("VANGNET_WEBHOOK_SECRET_POORT6", None)
     await activities.aclose()
     assert all(MARKER.encode() in body for body in received)  # the body did carry the marker
     return outcomes

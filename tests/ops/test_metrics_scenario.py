@@ -36,6 +36,7 @@ from vangnet.scenarios import wait_settled
 from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.store.models import Party
+from vangnet.webhooks import new_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0  # two processes starting on two busy cores
@@ -185,7 +186,7 @@ async def scenario(temporal_env, tmp_path_factory) -> AsyncIterator[Outcome]:
     async with store.sessions() as session, session.begin():
         for code, receiver in (("woonbron", refusing), ("poort6", retrying)):
             await session.execute(sa.update(Party).where(Party.code == code).values(
-                webhook_url=f"http://127.0.0.1:{receiver.port}/hook", webhook_secret="s"))
+                webhook_url=f"http://127.0.0.1:{receiver.port}/hook"))
     keys_service = IntakeService(store, temporal_env.client, task_queue)
     keys = {code: (await keys_service.create_key(code)).key for code in ("woonbron", "poort6")}
 
@@ -202,6 +203,11 @@ async def scenario(temporal_env, tmp_path_factory) -> AsyncIterator[Outcome]:
         VANGNET_API_PORT=str(api_port),
         VANGNET_WORKER_METRICS_PORT=str(worker_port),
         PYTHONUNBUFFERED="1",
+        # The worker's webhook outbox dispatcher (issue 10): loopback receivers, secrets from env.
+        VANGNET_WEBHOOK_ALLOW_HTTP_LOOPBACK="true",
+        VANGNET_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8",
+        VANGNET_WEBHOOK_SECRET_WOONBRON=new_secret(),
+        VANGNET_WEBHOOK_SECRET_POORT6=new_secret(),
     )
     worker = Process("worker", [sys.executable, "-m", "workers"], env, tmp / "worker.log")
     intake = Process("intake", [sys.executable, "-m", "starter", "serve"], env, tmp / "intake.log")

@@ -32,7 +32,7 @@ from vangnet.case_messages import CASE_WORKFLOW, SUBMIT_EVENT, EventSubmission, 
 from vangnet.domain import CaseInput, case_id_for
 
 WORKFLOW_TYPE = CASE_WORKFLOW
-SETTLE_TIMEOUT = 30.0  # seconds a case may take to process what it was sent (readiness, not time)
+SETTLE_TIMEOUT = 120.0  # seconds a case may take to process what it was sent (readiness, not time)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,8 +308,9 @@ async def run_all(skipper: Skipper, scenarios: Sequence[Scenario], *, task_queue
                                  settle=settle),
                     case_timeout,
                 )
-            except TimeoutError:
-                out = TimeoutError(f"gave up after {case_timeout:.0f} s: is a worker running?")
+            except TimeoutError as err:
+                out = (TimeoutError(f"gave up after {case_timeout:.0f} s: is a worker running?")
+                       if case_timeout is not None else err)  # else: wait_settled's own timeout
             except Exception as err:  # reported per case by the caller
                 out = err
         if on_done is not None:

@@ -40,7 +40,7 @@ from vangnet.webhooks import new_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0  # two processes starting on two busy cores
-SETTLE_TIMEOUT = 30.0
+SETTLE_TIMEOUT = 90.0
 REF_A, REF_B, REF_C = (f"HC-OPS-{uuid.uuid4().hex[:6].upper()}-{n}" for n in "ABC")
 HOSTILE_TYPE = f"{REF_A}-BSN-123456782"
 

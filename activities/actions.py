@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -37,10 +37,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import IDEMPOTENCY_CONFLICT, INVALID_ACTION_REQUEST, UNKNOWN_PARTY
+from activities.dispatch import nudge_dispatcher
 from vangnet import calendar, metrics, texts, vocabulary
 from vangnet.domain import ACTIONS, ActionRequest, DeliveryResult, PartyKind, Receiver
 from vangnet.store import Store
-from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_in, mark_push_pending
+from vangnet.store.inbox import IdempotencyConflict, NewMessage, deliver_in
+from vangnet.store.outbox import mark_pending
 from vangnet.store.registry import Parties, UnknownParty, get_route, read_case_parties
 
 log = structlog.get_logger("vangnet.activities")
@@ -224,14 +226,17 @@ class ActionActivities:
                 parties, codes, extra = await _resolve(session, action, req)
                 delivered = await deliver_in(session, _messages(action, req, codes, extra))
                 with_webhook = parties.with_webhook(d.party_code for d in delivered)
-                # The push state operators watch (issue 13): these messages await their webhook.
-                await mark_push_pending(session, [d.message_id for d in delivered
-                                                  if d.party_code in with_webhook and not d.duplicate])
+                # The webhook outbox (issue 10): these messages are due for the dispatcher now.
+                to_push = [d.message_id for d in delivered
+                           if d.party_code in with_webhook and not d.duplicate]
+                await mark_pending(session, to_push, datetime.now(UTC))
         except UnknownParty as err:
             raise _fail(f"{action} for {req.case_id}: {err}", UNKNOWN_PARTY) from None
         except IdempotencyConflict as err:
             raise _fail(str(err), IDEMPOTENCY_CONFLICT) from None
 
+        if to_push and activity.in_activity():
+            await nudge_dispatcher(activity.info().task_queue)
         _failpoint_after_delivery(action)
         if not all(d.duplicate for d in delivered):
             metrics.count_action(action, req.reason)

@@ -8,6 +8,7 @@ from typing import Any
 
 from activities.actions import ActionActivities
 from activities.context import ContextActivities
+from activities.dispatch import Dispatcher
 from activities.projection import ProjectionActivities
 from activities.timeline import TimelineActivities
 from activities.webhooks import WebhookActivities
@@ -27,6 +28,7 @@ class CaseActivities:
         self.actions = ActionActivities(store)
         self.projection = ProjectionActivities(store)
         self.webhooks = WebhookActivities(store)
+        self.dispatcher = Dispatcher(store, self.webhooks.pusher)  # the webhook outbox (issue 10)
         self.timeline = TimelineActivities(store)
 
     async def aclose(self) -> None:
@@ -39,5 +41,6 @@ class CaseActivities:
             *self.actions.all(),
             self.projection.record_case,
             self.webhooks.deliver_webhook,
+            self.dispatcher.dispatch_webhooks,
             self.timeline.archive_timeline,
         ]

@@ -1,30 +1,30 @@
-"""Activity `deliver_webhook`: POST one inbox message to its party's webhook (RULES §5).
+"""Webhook pushes (RULES §5, issue 10): one inbox message POSTed to its party's webhook.
 
-A party with `webhook_url` (and `webhook_secret`) in the registry gets every inbox message also as
-an HTTP POST. The workflow runs this activity once per such message (the action activity lists
-them in `DeliveryResult.webhook_message_ids`); Temporal retries it with backoff.
+The outbox dispatcher (activities/dispatch.py) pushes every message; the activity
+`deliver_webhook` stays for case runs that started before the patch "webhooks-outbox-v1" (they
+push their own messages) and for the Adviesgroep's reports (workflows/reports.py).
 
-The request:
+The request (Standard Webhooks, vangnet/webhooks.py):
 
     POST <webhook_url>
     Content-Type: application/json
-    X-Vangnet-Signature: sha256=<hex HMAC-SHA256 of the raw body, key = the party's webhook_secret>
+    webhook-id: <the message's id>
+    webhook-timestamp: <Unix seconds at sending>
+    webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body"> [v1,<… with the second secret>]
     Idempotency-Key: <the message's idempotency key>
-    X-Vangnet-Message-Id: <the message's id>
 
     {"message_id", "party", "case_id", "action", "idempotency_key", "created_at", "payload"}
 
-A 2xx answer is success. 408, 425, 429 and 5xx answers and network errors are retried; any
-other 4xx is final (a receiver that refuses the message will not change its mind). A retry sends
-the same body and the same Idempotency-Key, so a receiver that keeps the keys it has handled
-never handles a message twice, whatever happened to an earlier answer.
+A 2xx answer is success. 408, 425, 429 and 5xx answers and network errors are retried; any other
+4xx is final (a receiver that refuses the message will not change its mind), and so is a URL the
+rules refuse. A retry sends the same body and webhook-id, so a receiver that keeps the ids it has
+handled never handles a message twice. Redirects are not followed (a 3xx is refused for good).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+from dataclasses import dataclass
 
 import httpx
 import structlog
@@ -35,27 +35,18 @@ from activities import DELIVER_WEBHOOK
 from vangnet import metrics
 from vangnet.domain import WebhookRequest, WebhookResult
 from vangnet.logging import register_secret
+from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.store.inbox import PUSH_DELIVERED, PUSH_FAILED, PUSH_RETRYING, PUSH_SKIPPED, record_push
 from vangnet.store.models import InboxMessage, Party
+from vangnet.webhooks import UrlPolicy, WebhookConfigError, pinned, resolve_secrets, sign_headers
 
 log = structlog.get_logger("vangnet.activities")
 
-SIGNATURE_HEADER = "X-Vangnet-Signature"
 RETRYABLE_4XX = frozenset({408, 425, 429})
 WEBHOOK_FAILED = "WebhookRefused"
 WEBHOOK_UNREACHABLE = "WebhookUnreachable"
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The `X-Vangnet-Signature` header value for a body."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, header: str | None) -> bool:
-    """For receivers (and tests): does the header sign this body with this secret?"""
-    return header is not None and hmac.compare_digest(sign(secret, body), header)
 
 
 def message_body(msg: InboxMessage) -> bytes:
@@ -71,9 +62,19 @@ def message_body(msg: InboxMessage) -> bytes:
     return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
-class WebhookActivities:
-    def __init__(self, store: Store, http: httpx.AsyncClient | None = None) -> None:
-        self.store = store
+@dataclass(frozen=True)
+class PushOutcome:
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None  # a code: unreachable, http_503, url_refused, secret_missing, …
+    final: bool = False  # retrying cannot help
+
+
+class Pusher:
+    """POSTs messages, signed; shared by the dispatcher and `deliver_webhook`."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+        self.policy = UrlPolicy.from_settings(settings)
         self._http = http
 
     def http(self) -> httpx.AsyncClient:
@@ -82,13 +83,62 @@ class WebhookActivities:
         return self._http
 
     async def aclose(self) -> None:
-        """Close the HTTP connections (when the worker stops)."""
         if self._http is not None:
             await self._http.aclose()
             self._http = None
 
+    async def push(self, msg: InboxMessage, party: Party) -> PushOutcome:
+        assert party.webhook_url
+        try:
+            secrets = resolve_secrets(party.code, party.webhook_secret_ref)
+            for s in secrets:
+                register_secret(s)  # never in a log line (RULES §12 I5)
+            addresses = await self.policy.check(party.webhook_url)
+        except WebhookConfigError as err:
+            log.warning("webhook_not_pushed", message_id=msg.id, party=party.code, error=err.code)
+            return PushOutcome(False, error=err.code, final=err.code not in ("dns_failed",))
+        body = message_body(msg)
+        headers = {
+            "Content-Type": "application/json",
+            **sign_headers(secrets, str(msg.id), body),
+            "Idempotency-Key": msg.idempotency_key,
+            "User-Agent": "vangnet-webhooks/2",
+        }
+        url, host, extensions = pinned(party.webhook_url, addresses[0])
+        try:
+            response = await self.http().post(url, content=body, headers={**headers, **host},
+                                               extensions=extensions)
+        except httpx.HTTPError as err:
+            log.warning("webhook_unreachable", message_id=msg.id, party=party.code,
+                        error=type(err).__name__)
+            return PushOutcome(False, error="unreachable")
+        status = response.status_code
+        fields = dict(message_id=msg.id, party=party.code, case_id=msg.case_id, action=msg.action,
+                      status=status)
+        if 200 <= status < 300:
+            log.info("webhook_delivered", **fields)
+            return PushOutcome(True, status)
+        retry = status >= 500 or status in RETRYABLE_4XX
+        log.warning("webhook_refused", retry=retry, **fields)
+        return PushOutcome(False, status, error=f"http_{status}", final=not retry)
+
+
+class WebhookActivities:
+    def __init__(self, store: Store, http: httpx.AsyncClient | None = None, *,
+                 settings: Settings | None = None) -> None:
+        self.store = store
+        self.pusher = Pusher(settings or store.settings, http)
+
+    def http(self) -> httpx.AsyncClient:
+        return self.pusher.http()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (when the worker stops)."""
+        await self.pusher.aclose()
+
     async def _record(self, msg: InboxMessage, state: str) -> None:
         """The attempt's outcome in the message's push state and the metrics (issue 13)."""
+        assert msg.id is not None
         await record_push(self.store.sessions, msg.id, state)
         metrics.count_webhook_attempt(msg.party_code, state)
 
@@ -104,39 +154,14 @@ class WebhookActivities:
             log.info("webhook_skipped", message_id=msg.id, party=msg.party_code, reason="no_webhook")
             await self._record(msg, PUSH_SKIPPED)
             return WebhookResult(message_id=msg.id, party_code=msg.party_code, skipped="no webhook_url")
-        if not party.webhook_secret:
-            raise ApplicationError(f"party {party.code} has a webhook_url but no webhook_secret",
-                                   type=WEBHOOK_FAILED, non_retryable=True)
-        register_secret(party.webhook_secret)  # never in a log line (RULES §12 I5)
-        body = message_body(msg)
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(party.webhook_secret, body),
-            "Idempotency-Key": msg.idempotency_key,
-            "X-Vangnet-Message-Id": str(msg.id),
-            "User-Agent": "vangnet-webhooks/1",
-        }
-        attempt = activity.info().attempt if activity.in_activity() else None
-        try:
-            response = await self.http().post(party.webhook_url, content=body, headers=headers)
-        except httpx.HTTPError as err:
-            log.warning("webhook_unreachable", message_id=msg.id, party=party.code, attempt=attempt,
-                        error=type(err).__name__)
-            await self._record(msg, PUSH_RETRYING)
-            raise ApplicationError(f"webhook of {party.code} unreachable ({type(err).__name__})",
-                                   type=WEBHOOK_UNREACHABLE) from None
-        status = response.status_code
-        fields = dict(message_id=msg.id, party=party.code, case_id=msg.case_id, action=msg.action,
-                      status=status, attempt=attempt)
-        if 200 <= status < 300:
-            log.info("webhook_delivered", **fields)
+        outcome = await self.pusher.push(msg, party)
+        if outcome.delivered:
             await self._record(msg, PUSH_DELIVERED)
-            return WebhookResult(message_id=msg.id, party_code=party.code, status_code=status)
-        retry = status >= 500 or status in RETRYABLE_4XX
-        log.warning("webhook_refused", retry=retry, **fields)
-        await self._record(msg, PUSH_RETRYING if retry else PUSH_FAILED)
-        raise ApplicationError(f"webhook of {party.code} answered {status}", type=WEBHOOK_FAILED,
-                               non_retryable=not retry)
+            return WebhookResult(message_id=msg.id, party_code=party.code, status_code=outcome.status_code)
+        await self._record(msg, PUSH_FAILED if outcome.final else PUSH_RETRYING)
+        kind = WEBHOOK_UNREACHABLE if outcome.error == "unreachable" else WEBHOOK_FAILED
+        raise ApplicationError(f"webhook of {party.code}: {outcome.error}", type=kind,
+                               non_retryable=outcome.final)
 
 
-__all__ = ["SIGNATURE_HEADER", "sign", "verify", "message_body", "WebhookActivities"]
+__all__ = ["Pusher", "PushOutcome", "WebhookActivities", "message_body"]

@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +148,9 @@ def temporal_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from vangnet.devserver import free_port
+
+    return free_port()
 
 
 def say(msg: str) -> None:
@@ -220,7 +219,7 @@ class CpuMeter:
         return {**{k: self._group(p) for k, p in self.pids.items()}, "bench": t.user + t.system,
                 "machine": machine_busy_seconds()}
 
-    def start(self) -> "CpuMeter":
+    def start(self) -> CpuMeter:
         self._t0 = self._now()
         self._w0 = time.monotonic()
         return self
@@ -328,21 +327,17 @@ class Server:
 
 def server_argv(port: int, db_path: Path | None, *, log_level: str = "warn",
                 extra: Sequence[str] = ()) -> list[str]:
-    from vangnet.search_attributes import dev_server_flags
+    from vangnet import devserver
 
-    argv = [
-        temporal_binary(), "server", "start-dev", "--headless",
-        "--ip", "127.0.0.1", "--port", str(port),
-        "--log-level", log_level,
-        "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-    ]
+    # db_path: file persistence like `dev.py run`; None = in-memory SQLite
     # extra dynamic config for experiments, e.g. VANGNET_BENCH_SERVER_CONFIG=
     # "system.enableActivityEagerExecution=true" (comma-separated; recorded with the results)
+    config = []
     for item in filter(None, (x.strip() for x in os.environ.get("VANGNET_BENCH_SERVER_CONFIG", "").split(","))):
-        argv += ["--dynamic-config-value", item]
-    if db_path is not None:  # file persistence like `dev.py run`; None = in-memory SQLite
-        argv += ["--db-filename", str(db_path), "--sqlite-pragma", "journal_mode=WAL"]
-    return argv + [*dev_server_flags(), *extra]
+        config += ["--dynamic-config-value", item]
+    return [temporal_binary(), "server", "start-dev", *devserver.start_dev_args(
+        port=port, headless=True, db_file=db_path, log_level=log_level,
+        search_attributes=devserver.search_attribute_flags()), *config, *extra]
 
 
 @contextlib.asynccontextmanager
@@ -620,8 +615,8 @@ def table(title: str, rows: Sequence[Row]) -> str:
          r.target or "—", {True: "yes", False: "NO", None: "—"}[r.met]]
         for r in rows
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
     out = [f"\n{title}", line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(b) for b in body]
     return "\n".join(out) + "\n"
@@ -672,7 +667,7 @@ def save(name: str, result: dict[str, Any], out: str | None = None) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = (Path(os.environ.get("VANGNET_BENCH_CWD", ".")) / out) if out \
         else RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    result = {"benchmark": name, "at": datetime.now(timezone.utc).isoformat(),
+    result = {"benchmark": name, "at": datetime.now(UTC).isoformat(),
               "argv": sys.argv, "machine": machine(), "code": code_fingerprint(),
               "worker_tuning_env": {k: v for k, v in os.environ.items() if k.startswith("VANGNET_WORKER_")},
               "server_config_env": os.environ.get("VANGNET_BENCH_SERVER_CONFIG", ""),

@@ -96,7 +96,7 @@ class BaselineWorkflow:
                     continue
                 try:
                     await workflow.wait_condition(lambda: bool(self._queue), timeout=timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     timer_at = None
                     await self._run(input.on_timer)
                     continue

@@ -4,7 +4,7 @@ workflow with the same signals and activities (the shapes below were read off re
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -96,9 +96,8 @@ async def history_events(handle: WorkflowHandle) -> list[Any]:
 
 
 def event_time(e: Any) -> datetime:
-    from datetime import timezone
 
-    return e.event_time.ToDatetime().replace(tzinfo=timezone.utc)
+    return e.event_time.ToDatetime().replace(tzinfo=UTC)
 
 
 def activity_times(events: list[Any], activity_type: str) -> list[tuple[datetime, datetime | None]]:

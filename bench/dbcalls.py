@@ -23,11 +23,10 @@ from bench import _harness as h
 
 async def main(args: argparse.Namespace) -> None:
     from activities import CaseActivities
+    from bench.stores import StoreDB
     from vangnet.domain import ActionRequest, CaseContextRequest, CaseProjection, Receiver, Stage, Track
     from vangnet.settings import Settings
     from vangnet.store import Store
-
-    from bench.stores import StoreDB
 
     with h.workdir() as wd:
         db = StoreDB.create(args.database, wd, "calls")  # issue 16: SQLite or PostgreSQL
@@ -85,7 +84,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"\n{'activity':26} {'stmts':>6} {'conns':>6} {'ms p50':>7}  statements")
     for name, st, co, ms, kinds in rows:
         print(f"{name:26} {st:6.1f} {co:6.1f} {ms:7.2f}  {kinds}")
-    h.save("dbcalls", {"database": args.database, "rows": [dict(zip(("activity", "statements", "connections", "ms_p50", "kinds"), r))
+    h.save("dbcalls", {"database": args.database,
+                       "rows": [dict(zip(("activity", "statements", "connections", "ms_p50", "kinds"), r, strict=False))
                                 for r in rows]}, args.json)
 
 

@@ -28,7 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class RssSampler:
                 return
             await asyncio.sleep(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 
@@ -135,7 +135,7 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
         chosen = [refs[i * n // k] for i in range(k)]
         skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=False))
         lead = args.lead + k * 0.01
-        t0 = datetime.now(timezone.utc) + timedelta(seconds=lead)
+        t0 = datetime.now(UTC) + timedelta(seconds=lead)
         offset = due - t0
         h.say(f"  fast-forwarding {k} cases so their deadline falls due at {t0:%H:%M:%S.%f} "
               f"({lead:.0f}s from now)")
@@ -143,13 +143,13 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
         await cases.gather_limited(
             [lambda r=r: skipper.fast_forward(client.get_workflow_handle(_wid(kind, r)), offset)
              for r in chosen], 16)
-        ff_done = datetime.now(timezone.utc)
+        ff_done = datetime.now(UTC)
         if ff_done >= t0:
             h.say(f"  WARNING: fast-forwards finished {(ff_done - t0).total_seconds():.1f}s after T0; "
                   "raise --lead")
         h.say(f"  fast-forwards took {time.monotonic() - ff_start:.1f}s")
         fire_meter = h.CpuMeter(**_pids(server, w))
-        await asyncio.sleep(max(0.0, (t0 - datetime.now(timezone.utc)).total_seconds()))
+        await asyncio.sleep(max(0.0, (t0 - datetime.now(UTC)).total_seconds()))
         fire_meter.start()
         with RssSampler(w, 0.2) as firing:
             await h.wait_until(lambda: acted() >= k, timeout=args.timeout, what="deadline actions",

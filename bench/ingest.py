@@ -23,7 +23,6 @@ vangnet, and to the last call of the baseline's `tenant_notice_sent` no-op for t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from datetime import date, timedelta
 from pathlib import Path

@@ -28,8 +28,8 @@ from temporalio.testing._timeskipping import TimeSkipper, TimeSkippingConfig
 
 from bench import cases
 from bench.baseline import BaselineInput, Step
-from vangnet.scenarios import wait_settled
 from vangnet.domain import CaseInput, case_id_for
+from vangnet.scenarios import wait_settled
 
 _ids = itertools.count(1)
 C, M, SS = cases.CORPORATION, cases.MUNICIPALITY, "sdd"

@@ -25,7 +25,6 @@ itself.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import time
@@ -37,7 +36,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from bench import _harness as h
-from bench import cases, lifecycle
+from bench import lifecycle
 from bench.baseline import BaselineWorkflow
 from vangnet.audit import CaseReplayer, ParallelReplayer, audit_episode, default_jobs
 from vangnet.audit.history import make_run

@@ -19,7 +19,7 @@ import itertools
 import os
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ def epoch(value: Any) -> float | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
@@ -73,7 +73,7 @@ class StoreDB:
         self._pg: _Pg | None = None
 
     @classmethod
-    def create(cls, kind: str, workdir: Path, label: str) -> "StoreDB":
+    def create(cls, kind: str, workdir: Path, label: str) -> StoreDB:
         if kind == "sqlite":
             path = workdir / f"vangnet-{label}.db"
             return cls(kind, f"sqlite+aiosqlite:///{path}", path=path)

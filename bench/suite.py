@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import shutil
@@ -50,12 +49,11 @@ def pytest(args: list[str], timeout: float) -> dict[str, Any]:
 
 async def driven_lifecycle(wd: Path) -> dict[str, Any]:
     """The environment of tests/conftest.py, one vangnet lifecycle and one baseline mirror."""
+    from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
     from temporalio.testing._timeskipping import TimeSkippingConfig
     from temporalio.worker import Worker
-
-    from temporalio.client import Client
 
     from bench import lifecycle
     from bench.baseline import BaselineWorkflow, noop

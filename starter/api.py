@@ -11,7 +11,8 @@ from __future__ import annotations
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import FastAPI, Path, Query, Request, Security
@@ -21,11 +22,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from starter.openapi_docs import for_generators, install_offline_docs
 from starter.schemas import (
     MAX_BATCH,
     Accepted,
     AckResult,
     BatchResult,
+    CaseList,
     CaseStatus,
     ErrorBody,
     Health,
@@ -43,6 +46,7 @@ from starter.service import (
     parse_json,
 )
 from starter.service.errors import database_unavailable, is_database_error, log_refusal, too_large
+from vangnet.domain import Stage
 
 log = structlog.get_logger("vangnet.intake")
 
@@ -61,6 +65,21 @@ reason); 503 Temporal or the database did not answer.
 A 202 means the event is in its case's history. Every event carries an `event_id` unique per
 sender: repeating a call is safe.
 """
+
+# Tags per audience (issue 10): who calls what.
+TAG_EVENTS = "events"
+TAG_CASES = "cases"
+TAG_INBOX = "inbox"
+TAG_OPERATIONS = "operations"
+TAGS = [
+    {"name": TAG_EVENTS, "description": "For the parties' systems that report what happened: "
+     "corporations, municipalities, social services and teams, the MPZO, operators (RULES §4, §7)."},
+    {"name": TAG_CASES, "description": "For every party, operators and auditors: the cases they may "
+     "read (RULES §12 I3)."},
+    {"name": TAG_INBOX, "description": "For the parties that receive the cases' messages (RULES §5); "
+     "the same messages are pushed to a party's webhook, signed as Standard Webhooks."},
+    {"name": TAG_OPERATIONS, "description": "For operators and monitoring."},
+]
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `python -m starter keys create`")
 
@@ -203,7 +222,11 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
         finally:
             await close()
 
-    app = FastAPI(title="vangnet intake", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc serve their assets from this process (the `fastapi-offline` package):
+    # they work on a network without internet (issue 10).
+    app = FastAPI(title="vangnet intake", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  openapi_tags=TAGS, docs_url=None, redoc_url=None)
+    install_offline_docs(app)
     if service is not None:
         app.state.service = service
 
@@ -234,6 +257,8 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
 
     @app.post(
         "/v1/events",
+        operation_id="submitEvent",
+        tags=[TAG_EVENTS],
         status_code=202,
         response_model=Accepted,
         summary="Send one event",
@@ -256,6 +281,8 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
 
     @app.post(
         "/v1/events/batch",
+        operation_id="submitEvents",
+        tags=[TAG_EVENTS],
         response_model=BatchResult,
         response_model_exclude_none=True,
         summary="Send up to 10,000 events",
@@ -298,19 +325,45 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
 
     # -- cases ----------------------------------------------------------------------------
 
-    @app.get("/v1/cases/{case_id}", summary="A case's status (RULES §9)",
+    @app.get("/v1/cases", operation_id="listCases", tags=[TAG_CASES], response_model=CaseList, summary="The cases the caller may read",
+             description="Case episodes from the case store (so cases outlive Temporal's retention "
+             "here), in case id order, paged by `cursor`. Only the cases the caller may read "
+             "(RULES §12 I3): its own tenancies for a corporation, cases that sent it a message or "
+             "applied its event; all for operators and auditors.",
+             responses=_errors(401, 422, 503))
+    async def list_cases(
+        request: Request,
+        p: Caller,
+        stage: Annotated[Stage | None, Query(description="only episodes in this stage")] = None,
+        municipality: Annotated[str | None, Query(max_length=100, description="municipality code")] = None,
+        corporation: Annotated[str | None, Query(max_length=100, description="corporation code")] = None,
+        deadline_before: Annotated[datetime | None, Query(
+            description="only episodes whose next deadline falls before this time (ISO 8601)")] = None,
+        state: Annotated[Literal["open", "closed"] | None, Query(description="open or closed episodes")] = None,
+        cursor: Annotated[str | None, Query(max_length=700, description="`next_cursor` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        from vangnet.store.case_list import CaseFilter
+
+        if deadline_before is not None and deadline_before.tzinfo is None:
+            deadline_before = deadline_before.replace(tzinfo=UTC)
+        filters = CaseFilter(stage=stage.value if stage else None, municipality=municipality,
+                             corporation=corporation, deadline_before=deadline_before, state=state)
+        return await service_of(request).list_cases(p, filters, cursor, limit, route=route_of(request))
+
+    @app.get("/v1/cases/{case_id}", operation_id="getCase", tags=[TAG_CASES], summary="A case's status (RULES §9)",
              responses={200: {"model": CaseStatus}, **_errors(401, 403, 404, 503)})
     async def get_case(request: Request, case_id: CaseId, p: Caller) -> Any:
         return await service_of(request).case_status(p, case_id, route=route_of(request))
 
-    @app.get("/v1/cases/{case_id}/timeline", summary="A case's timeline (RULES §9)",
+    @app.get("/v1/cases/{case_id}/timeline", operation_id="getCaseTimeline", tags=[TAG_CASES], summary="A case's timeline (RULES §9)",
              responses={200: {"model": list[TimelineEntry]}, **_errors(401, 403, 404, 503)})
     async def get_timeline(request: Request, case_id: CaseId, p: Caller) -> Any:
         return await service_of(request).case_timeline(p, case_id, route=route_of(request))
 
     # -- inbox ----------------------------------------------------------------------------
 
-    @app.get("/v1/inbox", response_model=InboxPage, summary="The calling party's messages, oldest first",
+    @app.get("/v1/inbox", operation_id="listInbox", tags=[TAG_INBOX], response_model=InboxPage, summary="The calling party's messages, oldest first",
              responses=_errors(401, 403, 422))
     async def get_inbox(
         request: Request,
@@ -320,7 +373,7 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
     ) -> dict[str, Any]:
         return await service_of(request).inbox(p, after, limit, route=route_of(request))
 
-    @app.post("/v1/inbox/{message_id}/ack", response_model=AckResult, summary="Mark a message handled",
+    @app.post("/v1/inbox/{message_id}/ack", operation_id="ackMessage", tags=[TAG_INBOX], response_model=AckResult, summary="Mark a message handled",
               responses=_errors(401, 403, 404, 422))
     async def post_ack(
         request: Request, p: Caller, message_id: MessageId
@@ -329,7 +382,7 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
 
     # -- health ---------------------------------------------------------------------------
 
-    @app.get("/healthz", response_model=Health, summary="Liveness, with Temporal and the database checked",
+    @app.get("/healthz", operation_id="getHealth", tags=[TAG_OPERATIONS], response_model=Health, summary="Liveness, with Temporal and the database checked",
              responses={503: {"model": Health}})
     async def healthz(request: Request) -> Any:
         result = await service_of(request).health()
@@ -341,13 +394,14 @@ def create_app(service: IntakeService | None = None, settings: Any = None) -> Fa
         if app.openapi_schema:
             return app.openapi_schema
         doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                          routes=app.routes)
+                          routes=app.routes, tags=app.openapi_tags)
         event_schema, defs = event_schemas()
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         schemas.update(defs)
         schemas["IntakeEvent"] = {**event_schema, "title": "IntakeEvent",
                                   "description": "One event of RULES §4 with its case's envelope; "
                                   "`source` is set from the API key."}
+        for_generators(doc)
         app.openapi_schema = doc
         return doc
 

@@ -45,11 +45,11 @@ async def _catch_up(running: bool, query: str) -> None:
 
     try:
         client = await connect()
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"cannot connect to Temporal at {connect_config().get('target_host')}: {err}")
     try:
         store = await Store.open(Settings())
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"cannot open the case store: {err}")
     try:
         with Progress(SpinnerColumn(), TextColumn("archiving: {task.completed} runs copied"),
@@ -57,7 +57,7 @@ async def _catch_up(running: bool, query: str) -> None:
             task = progress.add_task("runs")
             counts = await archive_all(client, store.sessions, running=running, extra_query=query,
                                        on_progress=lambda: progress.advance(task))
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"archiving stopped: {err}")
     finally:
         await store.close()
@@ -89,7 +89,7 @@ async def _purge(dry_run: bool) -> None:
         fail(str(err))
     try:
         store = await Store.open(settings)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"cannot open the case store: {err}")
     try:
         purged = await purge_expired(store.sessions, policy, dry_run=dry_run)

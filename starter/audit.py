@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -57,7 +57,7 @@ async def _connect():
     try:
         # Audit and export only read: plain histories need no key, encrypted ones need theirs.
         return await connect(data_converter=project_data_converter(read_only=True))
-    except Exception as err:  # noqa: BLE001 - one line for the operator
+    except Exception as err:  # one line for the operator
         fail(f"cannot connect to Temporal at {target}: {err}")
 
 
@@ -67,7 +67,7 @@ async def _connect_or_none():
 
     try:
         return await connect()
-    except Exception as err:  # noqa: BLE001 - one line for the operator
+    except Exception as err:  # one line for the operator
         typer.echo(f"note: Temporal at {connect_config().get('target_host')} cannot be reached "
                    f"({err}); reading the case store's archive only", err=True)
         return None
@@ -81,7 +81,7 @@ async def _archive_store():
 
     try:
         store = await Store.open(Settings())
-    except Exception as err:  # noqa: BLE001 - Temporal alone still answers
+    except Exception as err:  # Temporal alone still answers
         typer.echo(f"note: the case store cannot be opened ({err}); reading Temporal only, "
                    "without the archive", err=True)
         yield None
@@ -92,7 +92,7 @@ async def _archive_store():
         await store.close()
 
 
-async def _episode(client, store, case_id: str, run: str | None):  # noqa: ANN001, ANN202
+async def _episode(client, store, case_id: str, run: str | None):
     """The runs of an episode from Temporal, else from the archive; a one-line error if neither."""
     from vangnet.archive import fetch_episode_with_archive
     from vangnet.audit import HistoryError
@@ -104,7 +104,7 @@ async def _episode(client, store, case_id: str, run: str | None):  # noqa: ANN00
         return (await fetch_episode_with_archive(client, sessions, case_id, run)).runs
     except HistoryError as err:
         fail(str(err))
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if _not_found(err):
             fail(f"no case {case_id}" + (f" with run {run}" if run else "")
                  + " on this server or in the archive")
@@ -119,18 +119,19 @@ def _not_found(err: Exception) -> bool:
 
 @app.command()
 def audit(
-    case_id: Annotated[Optional[str], typer.Argument(help="the case (workflow) id, e.g. case-woonbron-T000123")] = None,
-    run: Annotated[Optional[str], typer.Option("--run", help="audit the episode this run belongs to (default: the latest)")] = None,
-    history: Annotated[Optional[list[Path]], typer.Option("--history", help="read the case from exported history file(s) instead of the server (repeat for every run)")] = None,
+    case_id: Annotated[str | None, typer.Argument(help="the case (workflow) id, e.g. case-woonbron-T000123")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="audit the episode this run belongs to (default: the latest)")] = None,
+    history: Annotated[list[Path] | None, typer.Option("--history", help="read the case from exported history file(s) instead of the server (repeat for every run)")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="audit every case: the region-wide summary")] = False,
-    since: Annotated[Optional[str], typer.Option("--since", help="with --all: cases open on or after this date (YYYY-MM-DD)")] = None,
-    municipality: Annotated[Optional[str], typer.Option("--municipality", help="with --all: only this municipality (code)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="with --all: cases open on or after this date (YYYY-MM-DD)")] = None,
+    municipality: Annotated[str | None, typer.Option("--municipality", help="with --all: only this municipality (code)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, markdown or json")] = "text",
     sandboxed: Annotated[bool, typer.Option("--sandboxed", help="replay in Temporal's workflow sandbox (strict, about half as fast)")] = False,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", help=f"with --all: replay in this many worker processes; 1: in this one (default: one per CPU, at most one per {MIN_CASES_PER_PROCESS} cases)")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", help=f"with --all: replay in this many worker processes; 1: in this one (default: one per CPU, at most one per {MIN_CASES_PER_PROCESS} cases)")] = None,
 ) -> None:
     """Replay a case with the current workflow code, show its timeline with the rule each step
-    follows, and check every obligation of the agreement: met, late (by how much) or missed."""
+    follows, and check every obligation of the agreement and its amendments (RULES §11): met,
+    late (by how much) or missed."""
     fmt = _check_format(fmt)
     if all_cases:
         if case_id or history or run:
@@ -165,7 +166,7 @@ async def _audit_case(case_id: str, run: str | None, fmt: str, sandboxed: bool) 
     return _print_case(await _replay(runs, sandboxed), fmt)
 
 
-async def _replay(runs, sandboxed: bool):  # noqa: ANN001, ANN202 - list[Run] -> ReplayedEpisode
+async def _replay(runs, sandboxed: bool):  # list[Run] -> ReplayedEpisode
     """Replay one episode; a history this process cannot decrypt is an error (exit 1)."""
     from vangnet.audit import CaseReplayer, HistoryError
 
@@ -176,7 +177,7 @@ async def _replay(runs, sandboxed: bool):  # noqa: ANN001, ANN202 - list[Run] ->
 
 
 async def _audit_files(paths: list[Path], case_id: str | None, fmt: str, sandboxed: bool) -> int:
-    from vangnet.audit import CaseReplayer, HistoryError, read_history_files
+    from vangnet.audit import HistoryError, read_history_files
 
     try:
         episodes = read_history_files(paths)
@@ -190,7 +191,7 @@ async def _audit_files(paths: list[Path], case_id: str | None, fmt: str, sandbox
     return _print_case(await _replay(runs, sandboxed), fmt)
 
 
-def _print_case(episode, fmt: str) -> int:  # noqa: ANN001 - ReplayedEpisode
+def _print_case(episode, fmt: str) -> int:  # ReplayedEpisode
     from vangnet.audit import audit_episode, render_case
 
     report = audit_episode(episode)
@@ -227,7 +228,7 @@ async def _audit_all(since: date | None, municipality: str | None, fmt: str,
         return await _audit_region(store, since, municipality, fmt, sandboxed, jobs)
 
 
-async def _audit_region(store, since: date | None, municipality: str | None, fmt: str,  # noqa: ANN001
+async def _audit_region(store, since: date | None, municipality: str | None, fmt: str,
                         sandboxed: bool, jobs: int | None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -248,7 +249,7 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
     query = _region_query(since, municipality)
     try:
         episodes = [e async for e in list_episodes(client, query)]
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"cannot list the cases: {err}")
     # Episodes Temporal no longer has (retention): from the case store's archive.
     live_runs = {run_id for _, run_id in episodes}
@@ -274,6 +275,7 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
         async with gate:
             try:
                 if (case_id, run_id) in archived_only:
+                    assert sessions is not None  # archived episodes come from the store
                     runs = await load_episode(sessions, case_id, run_id)
                 else:
                     runs = (await fetch_episode_with_archive(client, sessions, case_id, run_id)).runs
@@ -283,7 +285,7 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
                     return
                 queued.add(runs[0].run_id)
                 await queue.put(runs)
-            except Exception as err:  # noqa: BLE001 - reported in the summary
+            except Exception as err:  # reported in the summary
                 failed[case_id] = f"could not fetch its history: {err}"
 
     async def fetch_all() -> None:
@@ -298,6 +300,7 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
     processes = replay_processes(len(episodes), jobs)
     console = Console(stderr=True)
     with contextlib.ExitStack() as stack:
+        replayer: ParallelReplayer | CaseReplayer
         if processes:
             replayer = stack.enter_context(ParallelReplayer(processes, sandboxed=sandboxed))
         else:
@@ -331,9 +334,9 @@ async def _audit_region(store, since: date | None, municipality: str | None, fmt
 @app.command()
 def export(
     case_id: Annotated[str, typer.Argument(help="the case (workflow) id")],
-    run: Annotated[Optional[str], typer.Option("--run", help="export the episode this run belongs to (default: the latest)")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="export the episode this run belongs to (default: the latest)")] = None,
     # A string, not a Path: `-o newdir/` must keep its slash to mean "a folder".
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="file or folder (ending in /) to write (default: CASE_ID.json here); '-' for stdout")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="file or folder (ending in /) to write (default: CASE_ID.json here); '-' for stdout")] = None,
 ) -> None:
     """Write the case's history as JSON that Temporal's Replayer and the Web UI import read.
     An episode that continued as new has one file per run: NAME.1.json, NAME.2.json, ..."""
@@ -351,7 +354,7 @@ async def _export(case_id: str, run: str | None, output: str | Path | None) -> N
             fail(f"{case_id} has {len(runs)} runs (continue-as-new): write them to files with -o")
         sys.stdout.write(history_json(runs[0].history))
         return
-    for path, r in zip(export_paths(case_id, output, len(runs)), runs):
+    for path, r in zip(export_paths(case_id, output, len(runs)), runs, strict=False):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(history_json(r.history), encoding="utf-8")
         where = "the case store's archive" if r.source == "archive" else "Temporal"

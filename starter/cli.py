@@ -36,6 +36,8 @@ COMMAND_MODULES: list[str] = [
     "starter.archive",
     "starter.report",
     "starter.schedules",
+    # delivery outside the case (issue 10): the webhook outbox
+    "starter.webhooks",
 ]
 
 
@@ -65,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -8,7 +8,11 @@ input; the command then exits 1.
 CSV: a header row; columns `type`, `tenancy_ref`, `corporation`, `municipality`, `event_id`,
 optionally `occurred_at`, and the events' fields (RULES §4). Empty cells are left out (a field
 that may be null, like `new_eviction_date`, becomes null). Numbers, `true`/`false` and dates are
-read from the text by the events' own definitions.
+read from the text by the events' own definitions. As spreadsheets export (issue 10): the
+separator (comma, semicolon or tab) is taken from the header line, a byte-order mark is skipped,
+and an amount may be given in euros in a column `<field>_euro` instead of `<field>_cents`
+(`arrears_euro` = `925,00` or `925.00` becomes `arrears_cents` = 92500). A cell that cannot be
+read is refused for its row alone, naming the cell (`invalid_cell`).
 
 A file that is not UTF-8 text, or an NDJSON line nested too deep, is a one-line error (the rows
 are then imported or refused one by one as always). In `FILE.rejected.csv` every cell that a
@@ -89,9 +93,61 @@ def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], dic
         fail(f"{path.name} is not a CSV file this import can read: {err}")
 
 
+DELIMITERS = (",", ";", "\t")
+EURO_SUFFIXES = ("_euro", "_eur")
+
+
+def detect_delimiter(text: str) -> str:
+    """The header line's separator: a comma, a semicolon (Dutch spreadsheet exports) or a tab,
+    whichever it holds most of."""
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+class CellError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def euro_to_cents(text: str) -> int:
+    """`925,00`, `1.234,56`, `925.00`, `€ 925` → cents. Decimal comma or point; thousands
+    separators (point, space, comma) are allowed when the decimals are there."""
+    t = text.replace("€", "").replace("\u00a0", "").replace(" ", "").strip()
+    m = re.fullmatch(r"(-?)(\d{1,3}(?:[.,]\d{3})*|\d+)(?:([.,])(\d{1,2}))?", t)
+    if not m:
+        raise ValueError(text)
+    sign, whole, sep, frac = m.groups()
+    if sep and sep in whole:  # "1.234.56": the decimals' sign used as thousands separator too
+        raise ValueError(text)
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", whole) and not sep and "," in whole and "." not in whole:
+        raise ValueError(text)  # "1,234" is ambiguous: thousands or decimals?
+    cents = int(re.sub(r"[.,]", "", whole)) * 100 + int((frac or "0").ljust(2, "0"))
+    return -cents if sign else cents
+
+
+def _convert(event_type: Any, name: str, value: str) -> tuple[str, Any]:
+    """(field, value) of one non-empty cell: a `*_euro` column goes to its `*_cents` field."""
+    for suffix in EURO_SUFFIXES:
+        if name.endswith(suffix):
+            target = name[: -len(suffix)] + "_cents"
+            try:
+                return target, euro_to_cents(value)
+            except ValueError:
+                raise CellError(name, f"{name}: {value!r} is not an amount in euros "
+                                "(write it as 925,00 or 925.00)") from None
+    if name.endswith("_cents") and re.fullmatch(r"-?[\d.]+,\d{1,2}|-?\d+\.\d{1,2}", value):
+        raise CellError(name, f"{name} is in cents (925,00 euro is 92500): {value!r} looks like "
+                        f"euros; write cents, or name the column {name[:-6]}_euro")
+    return name, _typed(event_type, name, value)
+
+
 def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], dict[str, Any]]]]:
-    with io.StringIO(read_text(path), newline="") as fh:
-        reader = csv.DictReader(fh)
+    text = read_text(path)
+    with io.StringIO(text, newline="") as fh:
+        reader = csv.DictReader(fh, delimiter=detect_delimiter(text))
         if not reader.fieldnames:
             fail(f"{path} has no header row")
         header = [h.strip() for h in reader.fieldnames]
@@ -106,7 +162,11 @@ def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str], di
                     continue
                 value = (value or "").strip()
                 if value:
-                    event[name] = _typed(raw.get("type"), name, value)
+                    try:
+                        field, typed = _convert(raw.get("type"), name, value)
+                        event[field] = typed
+                    except CellError as err:
+                        event.setdefault("_cell_errors", []).append((err.field, str(err)))
                 elif _nullable(raw.get("type"), name):
                     event[name] = None
             rows.append((line + 1, raw, event))
@@ -150,9 +210,15 @@ def import_(
                 def progress(done: int, _total: int, base: int = done_before) -> None:
                     bar.update(task, completed=base + done)
 
-                out = await service.submit_batch(p, [item for _, item in chunk],
-                                                 route="cli import", progress=progress)
-                results += [(chunk[r["index"]][0], r) for r in out]
+                # A cell this import could not read (an amount in euros, say) is answered here,
+                # per row, with the cell's name; the other rows go through the intake.
+                local: dict[int, dict[str, Any]] = {
+                    i: err for i, (_, item) in enumerate(chunk) if (err := _cell_error(item)) is not None}
+                send = [(i, item) for i, (_, item) in enumerate(chunk) if i not in local]
+                out = await service.submit_batch(p, [item for _, item in send],
+                                                 route="cli import", progress=progress) if send else []
+                answered = {send[r["index"]][0]: r for r in out} | local
+                results += [(chunk[i][0], answered[i]) for i in range(len(chunk))]
         return results
 
     results = run(work)
@@ -165,6 +231,13 @@ def import_(
         return
     _write_rejected(rejected_path, suffix, header, raws, items, refused)
     fail(f"{len(refused)} of {len(results)} events rejected; reasons in {rejected_path}")
+
+
+def _cell_error(item: Any) -> dict[str, Any] | None:
+    if not (isinstance(item, dict) and item.get("_cell_errors")):
+        return None
+    field, message = item["_cell_errors"][0]
+    return {"index": -1, "status": 422, "error": {"code": "invalid_cell", "field": field, "message": message}}
 
 
 def _write_rejected(path: Path, suffix: str, header: list[str], raws: dict[int, dict[str, str]],

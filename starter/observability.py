@@ -123,13 +123,13 @@ router = APIRouter()
 _snapshot_lock = asyncio.Lock()
 
 
-@router.get("/livez", summary="Liveness: the intake process answers", tags=["operations"],
+@router.get("/livez", operation_id="getLiveness", summary="Liveness: the intake process answers", tags=["operations"],
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Health, tags=["operations"],
+@router.get("/readyz", operation_id="getReadiness", response_model=Health, tags=["operations"],
             summary="Readiness: Temporal and the case store answer (also at /healthz)",
             responses={503: {"model": Health}})
 async def readyz(request: Request) -> Any:
@@ -161,7 +161,7 @@ async def refresh_store_figures(store: Any, *, force: bool = False) -> None:
             snapshot = await asyncio.wait_for(
                 operations_snapshot(store.sessions, give_up_after=WEBHOOK_GIVE_UP), timeout=5
             )
-        except Exception as err:  # noqa: BLE001 - reported as vangnet_store_snapshot_up 0
+        except Exception as err:  # reported as vangnet_store_snapshot_up 0
             log.warning("metrics_store_snapshot_failed", error=type(err).__name__)
             collector.update(None, ok=False)
             return

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,14 +27,14 @@ from starter.cli import app, fail
 
 @app.command()
 def report(
-    period: Annotated[Optional[str], typer.Option("--period", help="a quarter (2026-Q3), a year (2026) or a month (2026-07)")] = None,
-    from_: Annotated[Optional[str], typer.Option("--from", help="first day (YYYY-MM-DD), with --until")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="last day, included (YYYY-MM-DD)")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="a quarter (2026-Q3), a year (2026) or a month (2026-07)")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first day (YYYY-MM-DD), with --until")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="last day, included (YYYY-MM-DD)")] = None,
     kind: Annotated[str, typer.Option("--kind", help="monitoring (the quarterly report) or naleving (the annual account of compliance)")] = "monitoring",
-    municipality: Annotated[Optional[str], typer.Option("--municipality", help="only this municipality (code)")] = None,
-    corporation: Annotated[Optional[str], typer.Option("--corporation", help="only this housing corporation (code)")] = None,
-    fmt: Annotated[Optional[list[str]], typer.Option("--format", help="xlsx, csv, md, html (repeat; default all)")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="folder to write into (default: VANGNET_REPORTS_DIR/KIND/PERIOD)")] = None,
+    municipality: Annotated[str | None, typer.Option("--municipality", help="only this municipality (code)")] = None,
+    corporation: Annotated[str | None, typer.Option("--corporation", help="only this housing corporation (code)")] = None,
+    fmt: Annotated[list[str] | None, typer.Option("--format", help="xlsx, csv, md, html (repeat; default all)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="folder to write into (default: VANGNET_REPORTS_DIR/KIND/PERIOD)")] = None,
     internal: Annotated[bool, typer.Option("--internal", help="show small counts and the cases behind missed obligations: for the region's operators only")] = False,
     refresh: Annotated[bool, typer.Option("--refresh/--no-refresh", help="archive closed runs and snapshot open ones first (needs Temporal)")] = True,
 ) -> None:
@@ -68,7 +68,7 @@ def report(
     asyncio.run(_report(kind, chosen, municipality, corporation, formats, output, internal, refresh))
 
 
-async def _report(kind, period, municipality, corporation, formats, output, internal,  # noqa: ANN001
+async def _report(kind, period, municipality, corporation, formats, output, internal,
                   refresh) -> None:
     from vangnet.reports import make_report, write_report
     from vangnet.settings import Settings
@@ -78,7 +78,7 @@ async def _report(kind, period, municipality, corporation, formats, output, inte
     settings = Settings()
     try:
         store = await Store.open(settings)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"cannot open the case store: {err}")
     try:
         async with store.sessions() as session:
@@ -95,7 +95,7 @@ async def _report(kind, period, municipality, corporation, formats, output, inte
         await store.close()
     folder = output or settings.reports_dir / kind / period.slug
     files = write_report(built, Path(folder), suppress=not internal, formats=formats)
-    version = "internal (small counts shown)" if internal else f"small counts (<5) suppressed"
+    version = "internal (small counts shown)" if internal else "small counts (<5) suppressed"
     typer.echo(f"{built.title}: {built.episodes} cases, {version}")
     if built.incomplete:
         typer.echo(f"note: {len(built.incomplete)} cases have no timeline in the archive "
@@ -104,14 +104,14 @@ async def _report(kind, period, municipality, corporation, formats, output, inte
         typer.echo(f"wrote {path}")
 
 
-async def _refresh(store) -> None:  # noqa: ANN001
+async def _refresh(store) -> None:
     from vangnet.archive import archive_all
     from vangnet.temporal_client import connect, connect_config
 
     try:
         client = await connect()
         counts = await archive_all(client, store.sessions, running=True)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         typer.echo(f"note: could not bring the archive up to date from Temporal at "
                    f"{connect_config().get('target_host')} ({err}); reporting from the case store "
                    "as it is", err=True)

@@ -47,7 +47,7 @@ def run(work: Callable[[IntakeService], Awaitable[T]], *, temporal: bool = True)
     async def main() -> T:
         try:
             service, close = await open_service(temporal=temporal)
-        except Exception as err:  # noqa: BLE001 - one line for people
+        except Exception as err:  # one line for people
             fail(_connect_error(err))
         try:
             return await work(service)
@@ -59,7 +59,7 @@ def run(work: Callable[[IntakeService], Awaitable[T]], *, temporal: bool = True)
     except IntakeError as err:
         where = f" [{err.field}]" if err.field else ""
         fail(f"{err.message}{where} ({err.status} {err.code})")
-    except Exception as err:  # noqa: BLE001 - one line for people
+    except Exception as err:  # one line for people
         from starter.service.errors import database_unavailable, is_database_error
 
         if not is_database_error(err):
@@ -76,7 +76,7 @@ def _connect_error(err: Exception) -> str:
         from vangnet.temporal_client import connect_config
 
         target = connect_config().get("target_host", "?")
-    except Exception:  # noqa: BLE001
+    except Exception:
         target = "?"
     return f"cannot open the case store or reach Temporal at {target}: {text[:300]}"
 

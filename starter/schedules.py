@@ -19,12 +19,12 @@ schedules_app = typer.Typer(help="vangnet's Temporal Schedules: archiver, report
 app.add_typer(schedules_app, name="schedules")
 
 
-async def _client():  # noqa: ANN202
+async def _client():
     from vangnet.temporal_client import connect, connect_config
 
     try:
         return await connect()
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"cannot connect to Temporal at {connect_config().get('target_host')}: {err}")
 
 

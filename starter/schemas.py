@@ -8,10 +8,13 @@ itself goes through `vangnet.domain.parse_event`, the same function the workflow
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic.fields import FieldInfo
 
+from starter.openapi_docs import FIELD_DOCS
+from vangnet.case_messages import CaseStatus, NextDeadline, TimelineEntry
 from vangnet.domain import EVENT_MODELS, CaseInput
 
 # The envelope's fields: the workflow input's (RULES §9), so the intake accepts exactly what a
@@ -33,17 +36,24 @@ class Envelope(BaseModel):
 class _RequestBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tenancy_ref: Annotated[str, CaseInput.model_fields["tenancy_ref"]]
-    corporation: Annotated[str, CaseInput.model_fields["corporation"]]
-    municipality: Annotated[str, CaseInput.model_fields["municipality"]]
+    tenancy_ref: Annotated[str, CaseInput.model_fields["tenancy_ref"], Field(description=FIELD_DOCS["tenancy_ref"])]
+    corporation: Annotated[str, CaseInput.model_fields["corporation"], Field(description=FIELD_DOCS["corporation"])]
+    municipality: Annotated[str, CaseInput.model_fields["municipality"], Field(description=FIELD_DOCS["municipality"])]
+
+
+def _described(info: FieldInfo, name: str) -> FieldInfo:
+    """The domain model's field, with its description for the OpenAPI document (issue 10)."""
+    if info.description or name not in FIELD_DOCS:
+        return info
+    return FieldInfo.merge_field_infos(info, description=FIELD_DOCS[name])
 
 
 def _request_model(event_type: str, model: type[BaseModel]) -> type[BaseModel]:
-    fields: dict[str, Any] = {"type": (Literal[event_type], ...)}  # type: ignore[valid-type]
+    fields: dict[str, Any] = {"type": (Literal[event_type], Field(description=FIELD_DOCS["type"]))}
     for name, info in model.model_fields.items():
         if name in ("type", "source"):
             continue
-        fields[name] = (info.annotation, info)
+        fields[name] = (info.annotation, _described(info, name))
     camel = "".join(part.capitalize() for part in event_type.split("_"))
     return create_model(f"{camel}Event", __base__=_RequestBase, __doc__=model.__doc__, **fields)
 
@@ -51,8 +61,9 @@ def _request_model(event_type: str, model: type[BaseModel]) -> type[BaseModel]:
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
     name: _request_model(name, model) for name, model in EVENT_MODELS.items()
 }
-IntakeEventBody = Annotated[Union[tuple(REQUEST_MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
-_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(IntakeEventBody)
+# Union of a runtime tuple of models: no `X | Y` spelling exists for that.
+IntakeEventBody = Annotated[Union[tuple(REQUEST_MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, IntakeEventBody))
 
 
 def event_schemas(ref_template: str = "#/components/schemas/{model}") -> tuple[dict[str, Any], dict[str, Any]]:
@@ -102,6 +113,18 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
+class Delivery(BaseModel):
+    """A message's webhook push (issue 10); null when the party has no webhook."""
+
+    state: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: not delivered yet (retried with backoff); delivered: the receiver "
+                    "answered 2xx; failed: refused for good or undelivered after the give-up period")
+    attempts: int = Field(description="push attempts so far")
+    last_error: str | None = Field(description="the last failed attempt's code, e.g. `http_503`, `unreachable`")
+    next_attempt_at: str | None = Field(description="when the next attempt is due (pending only)")
+    delivered_at: str | None = Field(description="when the receiver accepted it")
+
+
 class InboxMessageOut(BaseModel):
     id: int
     case_id: str
@@ -110,6 +133,7 @@ class InboxMessageOut(BaseModel):
     created_at: str
     acked_at: str | None
     payload: dict[str, Any]
+    delivery: Delivery | None = None
 
 
 class InboxPage(BaseModel):
@@ -123,34 +147,27 @@ class AckResult(BaseModel):
     acked: bool
 
 
-class NextDeadline(BaseModel):
-    kind: str
-    due_at: str
+class CaseListItem(BaseModel):
+    """One case episode in `GET /v1/cases` (issue 10), from the case store."""
+
+    case_id: str = Field(description="`case-{corporation}-{tenancy_ref}`")
+    run_id: str = Field(description="the episode: the first run id of its workflow")
+    corporation: str = Field(description="housing corporation code (RULES §1)")
+    municipality: str = Field(description="municipality code (RULES §1)")
+    stage: str = Field(description="stage of RULES §3")
+    track: str = Field(description="`spoor_1` or `spoor_2`")
+    outcome: str | None = Field(description="when closed: resolved, evicted, tenancy_ended or withdrawn")
+    closed: bool = Field(description="whether the episode is closed")
+    opened_at: str = Field(description="when the episode opened (ISO 8601)")
+    closed_at: str | None = Field(description="when it closed")
+    next_deadline: str | None = Field(description="its next deadline when last projected (null when closed, or for runs started before the case list existed)")
+    updated_at: str = Field(description="when the case store last heard from the case")
 
 
-class CaseStatus(BaseModel):
-    """The `status` query of RULES §9 (the workflow may add read-only extras)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    case_id: str
-    stage: str | None
-    track: str
-    collection: Literal["active", "paused"]
-    arrears_cents: int
-    months_in_arrears: int
-    next_deadline: NextDeadline | None
-    closed: bool
-    outcome: str | None
-
-
-class TimelineEntry(BaseModel):
-    """One entry of the `timeline` query of RULES §9."""
-
-    at: str
-    category: Literal["event", "action", "deadline", "ignored"]
-    kind: str
-    detail: dict[str, Any]
+class CaseList(BaseModel):
+    cases: list[CaseListItem]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+    has_more: bool
 
 
 class Health(BaseModel):
@@ -174,6 +191,7 @@ __all__ = [
     "InboxPage",
     "AckResult",
     "CaseStatus",
+    "NextDeadline",
     "TimelineEntry",
     "Health",
 ]

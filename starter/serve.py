@@ -35,5 +35,5 @@ def serve(
                     proxy_headers=False, server_header=False, access_log=False)
     except OSError as err:
         fail(f"cannot listen on {host}:{port}: {err.strerror or err}")
-    except Exception as err:  # noqa: BLE001 - start-up failures (Temporal, database) in one line
+    except Exception as err:  # start-up failures (Temporal, database) in one line
         fail(f"intake stopped: {type(err).__name__}: {err}")

@@ -17,7 +17,7 @@ import time
 import urllib.parse
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -34,9 +34,9 @@ def simulate(
     tenancies: Annotated[int, typer.Option(min=1, max=5000, help="number of tenancies (cases) in the region")] = 300,
     months: Annotated[int, typer.Option(min=1, max=36, help="how many months of events the oldest cases have seen")] = 12,
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same region")] = 1,
-    tag: Annotated[Optional[str], typer.Option(help="tenancy reference prefix (default: sim{seed})")] = None,
+    tag: Annotated[str | None, typer.Option(help="tenancy reference prefix (default: sim{seed})")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=400, help="cases driven at once (each holds a long poll; the dev server allows ~1,200)")] = 100,
-    task_queue: Annotated[Optional[str], typer.Option(help="task queue (default: VANGNET_TASK_QUEUE or vangnet-cases)")] = None,
+    task_queue: Annotated[str | None, typer.Option(help="task queue (default: VANGNET_TASK_QUEUE or vangnet-cases)")] = None,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker in this process (--no-worker: rely on the worker of `dev.py run`)")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the region's mix and stop")] = False,
 ) -> None:
@@ -51,7 +51,7 @@ def simulate(
         fail(f"--tag may hold letters, digits and '-', not {tag!r}")
     try:
         region = Region.from_registry(settings.registry_file)
-    except Exception as err:  # noqa: BLE001 - RegistryError and friends
+    except Exception as err:  # RegistryError and friends
         fail(str(err))
     plan = plan_region(region, tenancies=tenancies, months=months, seed=seed, tag=tag)
     mix = ", ".join(f"{name} {n}" for name, n in plan.mix().most_common())
@@ -63,12 +63,12 @@ def simulate(
     asyncio.run(_run(plan, region, task_queue or settings.task_queue, concurrency, worker))
 
 
-async def _run(plan, region, task_queue: str, concurrency: int,  # noqa: ANN001
+async def _run(plan, region, task_queue: str, concurrency: int,
                want_worker: bool) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from temporalio.service import RPCError
-    from temporalio.testing._timeskipping import TimeSkipper, TimeSkippingConfig
+    from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
     from vangnet.scenarios import RunResult, run_all
     from vangnet.temporal_client import connect, connect_config
@@ -77,7 +77,7 @@ async def _run(plan, region, task_queue: str, concurrency: int,  # noqa: ANN001
     try:
         client = await connect()
         await client.count_workflows("WorkflowType = 'TenantCaseWorkflow'")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         fail(f"cannot reach Temporal at {target} ({err}); start it with `python3 dev.py run`")
     first = plan.scenarios[0]
     try:
@@ -103,7 +103,7 @@ async def _run(plan, region, task_queue: str, concurrency: int,  # noqa: ANN001
                       TimeElapsedColumn(), console=console, transient=True) as progress:
             bar = progress.add_task("cases", total=len(plan.scenarios))
 
-            def done(_scenario, result) -> None:  # noqa: ANN001
+            def done(_scenario, result) -> None:
                 if not isinstance(result, RunResult):
                     errors[_short(result)] += 1
                 progress.advance(bar)
@@ -136,7 +136,7 @@ def _short(err: BaseException) -> str:
     return text[:200]
 
 
-async def _has_workflow_pollers(client, task_queue: str) -> bool:  # noqa: ANN001
+async def _has_workflow_pollers(client, task_queue: str) -> bool:
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -154,14 +154,14 @@ class _nothing:
     async def __aenter__(self) -> None:
         return None
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: Any) -> None:
         return None
 
 
 class _in_process_worker:
     """The project's worker (every workflow and activity), for as long as the simulation runs."""
 
-    def __init__(self, client, task_queue: str) -> None:  # noqa: ANN001
+    def __init__(self, client, task_queue: str) -> None:
         self.client, self.task_queue = client, task_queue
 
     async def __aenter__(self) -> None:
@@ -177,16 +177,16 @@ class _in_process_worker:
         self.worker = build_worker(self.client, self.store, self.task_queue)
         await self.worker.__aenter__()
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: Any) -> None:
         try:
             await self.worker.__aexit__(*exc)
         finally:
             await self.store.close()
 
 
-async def _stages(client, case_ids: list[str], concurrency: int) -> Counter[str]:  # noqa: ANN001
+async def _stages(client, case_ids: list[str], concurrency: int) -> Counter[str]:
     """Cases per stage (and outcome), from their search attributes."""
-    from vangnet import search_attributes as sa
+    from vangnet import search_attributes as sa_keys
 
     gate = asyncio.Semaphore(concurrency)
     counts: Counter[str] = Counter()
@@ -195,10 +195,10 @@ async def _stages(client, case_ids: list[str], concurrency: int) -> Counter[str]
         async with gate:
             try:
                 desc = await client.get_workflow_handle(case_id).describe()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 return
-        stage = desc.typed_search_attributes.get(sa.CASE_STAGE)
-        outcome = desc.typed_search_attributes.get(sa.CASE_OUTCOME)
+        stage = desc.typed_search_attributes.get(sa_keys.CASE_STAGE)
+        outcome = desc.typed_search_attributes.get(sa_keys.CASE_OUTCOME)
         if stage:
             counts[stage] += 1
         if outcome:

@@ -1,6 +1,7 @@
 """Shared fixtures: one Temporal dev server with per-workflow time skipping, a case store, a worker.
 
-The environment is built in exactly one place (`temporal_env`); see
+The environment is built in exactly one place (`temporal_env`, with vangnet/devserver.py, which
+dev.py and bench/ use too); see
 ../shared/notes/temporal-offline.md for why it looks like this.
 """
 
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
-from temporalio.testing._timeskipping import TimeSkippingConfig
 
 from vangnet import codec
-from vangnet.search_attributes import dev_server_flags
+from vangnet.devserver import free_port, start_test_environment  # noqa: F401 - free_port for the tests
 from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.temporal_client import project_data_converter
@@ -40,27 +39,11 @@ def temporal_binary() -> str:
     return path
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on (at the moment of asking)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest_asyncio.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real dev server. Time skipping is per workflow and off by default: tests move a case's
     clock explicitly with `env.fast_forward(handle, duration)`."""
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        ts_config=TimeSkippingConfig(enabled=False),
-        dev_server_existing_path=temporal_binary(),
-        dev_server_extra_args=[
-            "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-            "--log-level", "error",
-            *dev_server_flags(),
-        ],
-        data_converter=project_data_converter(),
-    )
+    env = await start_test_environment(temporal_binary(), data_converter=project_data_converter())
     async with env:
         yield env
 

@@ -35,6 +35,7 @@ import structlog
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from vangnet.audit.history import HistoryError, Run, event_time, history_json, make_run, order_runs, parse_history
+from vangnet.case_messages import CASE_WORKFLOW
 from vangnet.store.db import SessionFactory, dialect_insert
 from vangnet.store.models import CaseArchive
 
@@ -48,7 +49,7 @@ SOURCE_TEMPORAL = "temporal"
 SOURCE_ARCHIVE = "archive"
 RUNNING = "running"
 CONTINUED_AS_NEW = "continued_as_new"
-WORKFLOW_TYPE = "TenantCaseWorkflow"
+WORKFLOW_TYPE = CASE_WORKFLOW
 # Temporal's execution statuses as the archive names them.
 STATUS_NAMES: dict[WorkflowExecutionStatus, str] = {
     WorkflowExecutionStatus.RUNNING: RUNNING,
@@ -267,7 +268,7 @@ class Archiver:
             async with self._lock:
                 episode = await self.replayer().replay([run])
             state, deterministic = episode.state, episode.deterministic
-        except Exception as err:  # noqa: BLE001 - the history is the evidence: keep it regardless
+        except Exception as err:  # the history is the evidence: keep it regardless
             log.warning("archive_replay_failed", case_id=ref.case_id, run_id=ref.run_id,
                         error=type(err).__name__)
         values = row_values(run, ref.status, state, deterministic)
@@ -308,7 +309,7 @@ async def archive_all(client: Client, sessions: SessionFactory, *, running: bool
         async with gate:
             try:
                 counts[await archiver.copy(ref)] += 1
-            except Exception:  # noqa: BLE001 - counted; the next pass tries again
+            except Exception:  # counted; the next pass tries again
                 counts["failed"] += 1
             if on_progress is not None:
                 on_progress()
@@ -414,7 +415,7 @@ async def fetch_episode_with_archive(client: Client | None, sessions: SessionFac
         if client is not None:
             try:
                 run = make_run(await client.get_workflow_handle(case_id, run_id=current).fetch_history())
-            except Exception as err:  # noqa: BLE001 - NOT_FOUND falls back, the rest is raised
+            except Exception as err:  # NOT_FOUND falls back, the rest is raised
                 if not _not_found(err):
                     raise
                 error = err
@@ -497,7 +498,7 @@ async def archived_case(store: Store | SessionFactory, case_id: str) -> Archived
     For the intake's `GET /v1/cases/{id}` and `/timeline` when Temporal answers NOT_FOUND: check
     the caller against `corporation`, `municipality` and `parties`, then answer `status` or
     `timeline` (and say the source was the archive)."""
-    sessions = store if not hasattr(store, "sessions") else store.sessions  # type: ignore[union-attr]
+    sessions = store if not hasattr(store, "sessions") else store.sessions
     async with sessions() as session:
         first = await _latest_first_run(session, case_id)
         if first is None:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
+CASE_WORKFLOW = "TenantCaseWorkflow"  # the workflow type (RULES §9): workflows/case.py
 SUBMIT_EVENT = "submit_event"  # the update's name
 TIMELINE_TAIL = "timeline_tail"  # the query: the live part of the timeline, with its offset
 
@@ -39,6 +39,41 @@ def update_id_for(source: str, event_id: str) -> str:
     """The update id of an event: one per (sender, event_id), so that Temporal deduplicates a
     repeat. Party codes hold no ':' (registry pattern), so the id is unambiguous."""
     return f"{source}:{event_id}"
+
+
+# -- the `status` and `timeline` queries (RULES §9): what the workflow answers and the intake
+# serves (starter/schemas.py re-exports them for the OpenAPI document). The extras the workflow
+# adds to `status` are kept as they come (extra="allow"), in order, so the JSON is unchanged.
+
+
+class NextDeadline(BaseModel):
+    kind: str
+    due_at: str
+
+
+class CaseStatus(BaseModel):
+    """The `status` query of RULES §9 (the workflow may add read-only extras)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    stage: str | None
+    track: str
+    collection: Literal["active", "paused"]
+    arrears_cents: int
+    months_in_arrears: int
+    next_deadline: NextDeadline | None
+    closed: bool
+    outcome: str | None
+
+
+class TimelineEntry(BaseModel):
+    """One entry of the `timeline` query of RULES §9."""
+
+    at: str
+    category: Literal["event", "action", "deadline", "ignored"]
+    kind: str
+    detail: dict[str, Any]
 
 
 class EventSubmission(BaseModel):

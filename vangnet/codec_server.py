@@ -164,17 +164,17 @@ class CodecService:
             if self.oidc is not None and token.count(".") == 2:  # a JWT, not an API key
                 return await self.oidc.principal(token)
             return await self.principal_for_key(token, "bearer")
-        token = request.cookies.get(COOKIE)
-        session = self.sessions.get(token) if token else None
+        cookie = request.cookies.get(COOKIE)
+        session = self.sessions.get(cookie) if cookie else None
         if session is None or session.expires < time.time():
-            if token:
-                self.sessions.pop(token, None)
+            if cookie:
+                self.sessions.pop(cookie, None)
             raise Refused(401, "login_required",
                           "log in on this codec server's /login page (operator or auditor key)")
         try:
             return await self.principal_for_key(session.key, "session")
         except Refused:
-            self.sessions.pop(token, None)  # the key was revoked since: the session ends
+            self.sessions.pop(cookie or "", None)  # the key was revoked since: the session ends
             raise
 
     def start_session(self, key: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -309,34 +309,7 @@ class CaseClosed(EventBase):
 
 
 Event = Annotated[
-    Union[
-        ArrearsReported,
-        PaymentReceived,
-        ReminderSent,
-        SelfReferral,
-        SignalBounced,
-        NoContact,
-        HelpAccepted,
-        HelpRefused,
-        DebtHelpStarted,
-        DebtHelpEnded,
-        ProgressReported,
-        PaymentArrangementAgreed,
-        ArrangementBreached,
-        ConcernReported,
-        MpzoPlanReady,
-        CareStarted,
-        SummonsServed,
-        JudgmentGiven,
-        EvictionAnnounced,
-        CrisisMeetingHeld,
-        EvictionPostponed,
-        MoratoriumGranted,
-        MoratoriumRejected,
-        EvictionExecuted,
-        TenancyEnded,
-        CaseClosed,
-    ],
+    ArrearsReported | PaymentReceived | ReminderSent | SelfReferral | SignalBounced | NoContact | HelpAccepted | HelpRefused | DebtHelpStarted | DebtHelpEnded | ProgressReported | PaymentArrangementAgreed | ArrangementBreached | ConcernReported | MpzoPlanReady | CareStarted | SummonsServed | JudgmentGiven | EvictionAnnounced | CrisisMeetingHeld | EvictionPostponed | MoratoriumGranted | MoratoriumRejected | EvictionExecuted | TenancyEnded | CaseClosed,
     Field(discriminator="type"),
 ]
 
@@ -485,6 +458,27 @@ class WebhookResult(BaseModel):
     skipped: str | None = None  # why nothing was posted (the party no longer has a webhook)
 
 
+class DispatchRequest(BaseModel):
+    """One round of the webhook outbox dispatcher (activities/dispatch.py)."""
+
+    limit: int = 100
+
+
+class DispatchResult(BaseModel):
+    attempted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    more: bool = False  # the round was full: more may be due at once
+
+
+class DispatcherInput(BaseModel):
+    """WebhookDispatcherWorkflow's input (workflows/dispatcher.py)."""
+
+    poll_seconds: float = 10.0
+    rounds_per_run: int = 500
+    limit: int = 100
+
+
 # ---------------------------------------------------------------------------------------------
 # Case context: resolved once when a case (episode) opens, by an activity, and kept in the case.
 # ---------------------------------------------------------------------------------------------
@@ -492,13 +486,13 @@ class WebhookResult(BaseModel):
 
 class CaseInput(BaseModel):
     """Workflow input (RULES §9). `state`, `history_limit` and the timeline fields are internal:
-    continue-as-new carries the case state in `state`; `history_limit` bounds a run's history
-    length."""
+    continue-as-new carries the case state in `state` (a `vangnet.rules.CaseState`; any state an
+    earlier version wrote loads); `history_limit` bounds a run's history length."""
 
     tenancy_ref: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
     corporation: Annotated[str, Field(min_length=1, max_length=100)]
     municipality: Annotated[str, Field(min_length=1, max_length=100)]
-    state: dict[str, Any] | None = None
+    state: CaseState | None = None
     history_limit: int = 5000
     # Bounded state (RULES §12): the case keeps its newest `timeline_limit` timeline entries and
     # archives older ones to the case store; `timeline_archived` counts those (it rides along
@@ -547,3 +541,11 @@ class CaseProjection(BaseModel):
     outcome: Outcome | None
     opened_at: datetime
     closed_at: datetime | None
+    next_deadline: datetime | None = None  # issue 10: GET /v1/cases?deadline_before=
+
+
+# CaseInput.state is the rules core's CaseState, which is built on the models above: resolved
+# once both modules are loaded (vangnet.rules.state imports this module, not the other way round).
+from vangnet.rules.state import CaseState  # noqa: E402
+
+CaseInput.model_rebuild()

@@ -30,8 +30,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -226,7 +226,7 @@ class StoreCollector(Collector):
         yield _gauge(PUSHES_PENDING, "Webhook pushes not yet delivered (pending or being retried), "
                      "by party.", "party", snap.pushes_pending)
         yield _gauge(PUSHES_FAILED, "Unacknowledged messages whose webhook push failed for good "
-                     "(refused, or retried for a day), by party.", "party", snap.pushes_failed)
+                     "(refused, or retried for the give-up period), by party.", "party", snap.pushes_failed)
 
     def describe(self) -> list[Metric]:
         return []
@@ -286,11 +286,11 @@ class SdkCollector(Collector):
         ok = False
         if self.url is not None:
             try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:  # noqa: S310 - loopback
+                with urllib.request.urlopen(self.url, timeout=2) as response:  # loopback
                     text = response.read().decode("utf-8")
                 families = list(text_string_to_metric_families(text))
                 ok = True
-            except Exception:  # noqa: BLE001 - reported as vangnet_temporal_sdk_metrics_up 0
+            except Exception:  # reported as vangnet_temporal_sdk_metrics_up 0
                 families = []
         up.add_metric([], 1.0 if ok else 0.0)
         yield up

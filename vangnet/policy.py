@@ -118,7 +118,7 @@ class PolicyFile(BaseModel):
         if parties is not None:
             out += self._party_problems(parties)
         for section, allowed, values in self.sections():
-            for key, value in values.items():
+            for key in values:
                 if key not in Policy.model_fields:
                     out.append(f"{section} {key}: not a policy value (known: "
                                f"{', '.join(Policy.model_fields)})")

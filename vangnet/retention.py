@@ -71,7 +71,7 @@ class RetentionPolicy(BaseModel):
             raise ValueError(f"policy file {path}: {err}") from None
         try:
             return cls.model_validate(data.get("retention") or {})
-        except Exception as err:  # noqa: BLE001 - pydantic's message, with the file named
+        except Exception as err:  # pydantic's message, with the file named
             raise ValueError(f"policy file {path}, [retention]: {err}") from None
 
 
@@ -121,6 +121,7 @@ def _expired(episodes: dict[str, _Episode], policy: RetentionPolicy, now: dateti
         return None
     last: tuple[datetime, _Episode] | None = None
     for e in episodes.values():
+        assert e.closed_at is not None  # every episode is closed (above)
         until = e.closed_at + timedelta(days=policy.days_for(e.outcome))
         if until > now:
             return None

@@ -28,11 +28,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from vangnet import calendar, texts
-from vangnet.case_messages import SUBMIT_EVENT, EventSubmission, EventVerdict, update_id_for
+from vangnet.case_messages import CASE_WORKFLOW, SUBMIT_EVENT, EventSubmission, EventVerdict, update_id_for
 from vangnet.domain import CaseInput, case_id_for
 
-WORKFLOW_TYPE = "TenantCaseWorkflow"
-SETTLE_TIMEOUT = 30.0  # seconds a case may take to process what it was sent (readiness, not time)
+WORKFLOW_TYPE = CASE_WORKFLOW
+SETTLE_TIMEOUT = 120.0  # seconds a case may take to process what it was sent (readiness, not time)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ class Wait:
     duration: timedelta
 
 
-Step = Send | Wait
+ScriptStep = Send | Wait
 
 
 def send(event: str, role: str = "corporation", *, late_days: float | None = None,
@@ -81,7 +81,7 @@ class Scenario:
     corporation: str
     municipality: str
     tenancy_ref: str
-    steps: list[Step]
+    steps: list[ScriptStep]
     history_limit: int | None = None
     via: str = "signal"  # or "update": as the intake sends events
     timeline_limit: int | None = None
@@ -92,7 +92,7 @@ class Scenario:
 
     def truncated(self, duration: timedelta) -> Scenario:
         """The steps that fall within `duration` of the case's life (a case seen mid-way)."""
-        kept: list[Step] = []
+        kept: list[ScriptStep] = []
         elapsed = timedelta(0)
         for step in self.steps:
             if isinstance(step, Wait):
@@ -156,7 +156,7 @@ class Region:
 
 class Skipper(Protocol):
     """What the runner needs: a client and per-workflow time skipping. Both
-    `temporalio.testing._timeskipping.TimeSkipper` and the v2 test environment fit."""
+    `temporalio.testing.TimeSkipper` and the v2 test environment fit."""
 
     @property
     def client(self) -> Client: ...
@@ -224,7 +224,7 @@ async def run_scenario(skipper: Skipper, scenario: Scenario, *, task_queue: str,
     if scenario.via == "update":
         # Update-with-start, as the intake opens a case (USE_EXISTING: a running case just
         # receives the event).
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             WORKFLOW_TYPE, input_, id=scenario.case_id, task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=summary, static_details=texts.case_details())
@@ -308,9 +308,10 @@ async def run_all(skipper: Skipper, scenarios: Sequence[Scenario], *, task_queue
                                  settle=settle),
                     case_timeout,
                 )
-            except TimeoutError:
-                out = TimeoutError(f"gave up after {case_timeout:.0f} s: is a worker running?")
-            except Exception as err:  # noqa: BLE001 - reported per case by the caller
+            except TimeoutError as err:
+                out = (TimeoutError(f"gave up after {case_timeout:.0f} s: is a worker running?")
+                       if case_timeout is not None else err)  # else: wait_settled's own timeout
+            except Exception as err:  # reported per case by the caller
                 out = err
         if on_done is not None:
             on_done(scenario, out)

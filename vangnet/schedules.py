@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -144,7 +145,8 @@ async def apply_schedules(client: Client, settings: Settings, task_queue: str, *
         handle = client.get_schedule_handle(schedule_id)
         paused: list[bool] = []
 
-        def update(current: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+        def update(current: ScheduleUpdateInput, new: Schedule = schedule,
+                   paused: list[bool] = paused) -> ScheduleUpdate:
             state = current.description.schedule.state
             paused.append(state.paused)
             return ScheduleUpdate(schedule=dataclasses.replace(
@@ -156,12 +158,12 @@ async def apply_schedules(client: Client, settings: Settings, task_queue: str, *
     return out
 
 
-async def describe_schedules(client: Client, ids: Sequence[str] = SCHEDULE_IDS) -> list[dict]:
-    out = []
+async def describe_schedules(client: Client, ids: Sequence[str] = SCHEDULE_IDS) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for schedule_id in ids:
         try:
             d = await client.get_schedule_handle(schedule_id).describe()
-        except Exception as err:  # noqa: BLE001 - reported per schedule
+        except Exception as err:  # reported per schedule
             out.append({"id": schedule_id, "error": str(err).splitlines()[0]})
             continue
         out.append({

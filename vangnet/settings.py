@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     intake_db_timeout: float = Field(default=2.0, gt=0, validation_alias="VANGNET_INTAKE_DB_TIMEOUT")
     # How long the intake waits for a case to accept an event (then for its verdict as long
     # again, at most), before it answers 503 temporal_unavailable.
+    # Webhook pushes (issue 10; vangnet/webhooks.py, vangnet/store/outbox.py): how long a message
+    # is retried before it counts as failed, how often the dispatcher looks for due pushes, and
+    # which internal addresses a webhook may point at (development, or a receiver inside the network).
+    webhook_give_up_hours: float = Field(default=72.0, gt=0, validation_alias="VANGNET_WEBHOOK_GIVE_UP_HOURS")
+    webhook_poll_seconds: float = Field(default=10.0, gt=0, validation_alias="VANGNET_WEBHOOK_POLL_SECONDS")
+    webhook_allow_http_loopback: bool = Field(default=False,
+                                              validation_alias="VANGNET_WEBHOOK_ALLOW_HTTP_LOOPBACK")
+    webhook_allow_networks: str = Field(default="", validation_alias="VANGNET_WEBHOOK_ALLOW_NETWORKS")
     intake_temporal_timeout: float = Field(default=10.0, gt=0,
                                            validation_alias="VANGNET_INTAKE_TEMPORAL_TIMEOUT")
 

@@ -19,8 +19,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from vangnet.scenarios import InDays, Region, Scenario, Send, Step, Wait, send, wait
+from vangnet.scenarios import InDays, Region, Scenario, ScriptStep, Send, Wait, send, wait
 
 # Synthetic weights: roughly the municipalities' sizes, and which corporations work where.
 MUNICIPALITY_WEIGHTS = {
@@ -65,11 +66,11 @@ class _Script:
     def __init__(self, rng: random.Random, rent: int) -> None:
         self.rng = rng
         self.rent = rent
-        self.steps: list[Step] = []
+        self.steps: list[ScriptStep] = []
         self.day = 0.0
 
     def ev(self, event: str, role: str = "corporation", late_days: float | None = None,
-           **fields) -> None:  # noqa: ANN003
+           **fields: Any) -> None:
         self.steps.append(send(event, role, late_days=late_days, **fields))
 
     def wait(self, low: float, high: float | None = None) -> None:
@@ -165,7 +166,7 @@ class _Script:
             self.ev("eviction_executed")
 
 
-def _branch(name: str, rng: random.Random, rent: int) -> list[Step]:
+def _branch(name: str, rng: random.Random, rent: int) -> list[ScriptStep]:
     s = _Script(rng, rent)
     if name == "concern":
         s.ev("concern_reported", rng.choice(["social_team", "municipality", "mpzo"]),
@@ -201,7 +202,7 @@ def _branch(name: str, rng: random.Random, rent: int) -> list[Step]:
                 s.wait(29, 31)  # the help-plan deadline passes
             else:
                 s.wait(5, 25)
-                fields = {"reason": "help_refused_before"} if refusal == "signal_bounced" else {}
+                fields: dict[str, Any] = {"reason": "help_refused_before"} if refusal == "signal_bounced" else {}
                 s.ev(refusal, s.helper() if refusal != "signal_bounced" else "municipality",
                      **fields)
             s.care()
@@ -260,9 +261,9 @@ def _branch(name: str, rng: random.Random, rent: int) -> list[Step]:
 CLOSING_EVENTS = frozenset({"eviction_executed", "tenancy_ended", "case_closed"})
 
 
-def _merge_waits(steps: list[Step]) -> list[Step]:
+def _merge_waits(steps: list[ScriptStep]) -> list[ScriptStep]:
     """Consecutive waits as one fast-forward; nothing after an event that closes the case."""
-    out: list[Step] = []
+    out: list[ScriptStep] = []
     for step in steps:
         if isinstance(step, Wait) and out and isinstance(out[-1], Wait):
             out[-1] = Wait(out[-1].duration + step.duration)

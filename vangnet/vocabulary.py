@@ -339,6 +339,8 @@ EVENTS: dict[str, Row] = {
 
 def reason_row(reason: str | None) -> Row | None:
     """The row of an escalation or MPZO reason code (None for anything else)."""
+    if reason is None:
+        return None
     if reason in Escalation.__members__:
         return ESCALATIONS[Escalation(reason)]
     if reason in MpzoReason.__members__:

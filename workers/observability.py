@@ -52,7 +52,7 @@ class WorkerProbe:
             try:
                 await asyncio.wait_for(coro, timeout=CHECK_TIMEOUT)
                 return "ok"
-            except Exception as err:  # noqa: BLE001 - reported, not raised
+            except Exception as err:  # reported, not raised
                 return f"unavailable: {type(err).__name__}"
 
         temporal, database = await asyncio.gather(

@@ -72,6 +72,7 @@ async def run_worker(settings: Settings | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         if settings.schedules_on_start:
             await _apply_schedules(client, settings)
+        await _start_dispatcher(client, settings)
         log.info("worker_started", task_queue=settings.task_queue,
                  temporal=client.service_client.config.target_host,
                  namespace=client.namespace, database=store.engine.url.get_backend_name(),
@@ -92,6 +93,17 @@ async def run_worker(settings: Settings | None = None) -> None:
         await store.close()
 
 
+async def _start_dispatcher(client: Client, settings: Settings) -> None:
+    """The webhook outbox dispatcher (workflows/dispatcher.py, issue 10), if it does not run yet."""
+    from workflows.dispatcher import start_dispatcher
+
+    try:
+        handle = await start_dispatcher(client, settings.task_queue, settings.webhook_poll_seconds)
+        log.info("webhook_dispatcher_running", workflow_id=handle.id)
+    except Exception as err:  # noqa: BLE001 - logged; the next worker start tries again
+        log.error("webhook_dispatcher_not_started", error=type(err).__name__)
+
+
 async def _apply_schedules(client: Client, settings: Settings) -> None:
     """vangnet's Schedules (archiver, reports, purge: vangnet/schedules.py), created or updated;
     a failure is logged, never stops the cases' worker."""
@@ -101,5 +113,5 @@ async def _apply_schedules(client: Client, settings: Settings) -> None:
         for applied in await apply_schedules(client, settings, settings.task_queue):
             log.info("schedule_applied", schedule=applied.schedule_id, result=applied.result,
                      paused=applied.paused)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         log.error("schedules_not_applied", error=f"{type(err).__name__}: {err}")

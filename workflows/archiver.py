@@ -71,7 +71,7 @@ class CaseArchiverWorkflow:
                 ARCHIVE_RUN, ref, result_type=str, start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=RETRY, summary=f"Archiveren: {ref.case_id}",
             )
-        except Exception as err:  # noqa: BLE001 - the next pass tries again; the others go on
+        except Exception as err:  # the next pass tries again; the others go on
             workflow.logger.warning("run %s of %s not archived: %s", ref.run_id, ref.case_id, err)
             return "failed"
 

@@ -22,10 +22,10 @@ from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import ARCHIVE_TIMELINE
+    from activities import ARCHIVE_TIMELINE, DELIVER_WEBHOOK, RECORD_CASE, RESOLVE_CASE_CONTEXT
     from vangnet import calendar, metrics, rules, texts
     from vangnet import case_messages as msg
-    from vangnet import search_attributes as sa
+    from vangnet import search_attributes as sa_keys
     from vangnet.domain import (
         ActionRequest,
         CaseContext,
@@ -51,6 +51,10 @@ TIMELINE_IN_DETAILS = 6
 # Webhooks (activities/webhooks.py): retried with backoff for up to a day; the inbox keeps the
 # message whatever happens, so a receiver that stays down costs it the push, not the message.
 WEBHOOKS_PATCH = "webhooks-v1"
+# Issue 10: delivery outside the case. Messages to a party with a webhook are pushed by the outbox
+# dispatcher (workflows/dispatcher.py); a case no longer runs, or waits for, any push. Runs whose
+# history already pushed (webhooks-v1 without this marker) keep pushing to their end.
+OUTBOX_PATCH = "webhooks-outbox-v1"
 WEBHOOK_TIMEOUT = timedelta(seconds=30)
 WEBHOOK_GIVE_UP = timedelta(days=1)
 WEBHOOK_RETRY = RetryPolicy(
@@ -71,6 +75,11 @@ LEAN_STEPS_PATCH = "lean-steps-v1"
 # workflow task again and again. Runs that started before it keep the first rules to their end.
 NO_CASE_FALLS_THROUGH_PATCH = "no-case-falls-through-v1"
 
+# Issue 10: the case list (`GET /v1/cases`) is served from the case store; runs that start with
+# this patch also project when their next deadline moves (one more local activity then), so the
+# list can filter on it.
+CASE_LIST_PATCH = "case-list-v1"
+
 # The intake keeps its word (RULES §12): events from the intake arrive as the update
 # `submit_event` (vangnet/case_messages.py), whose handler waits for the event's verdict; and the
 # timeline stays bounded: past `CaseInput.timeline_limit` entries the oldest are archived to the
@@ -88,7 +97,7 @@ class _Waiter:
         self.verdict: msg.EventVerdict | None = None
 
 
-@workflow.defn(name="TenantCaseWorkflow")
+@workflow.defn(name=msg.CASE_WORKFLOW)
 class TenantCaseWorkflow:
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
@@ -106,6 +115,7 @@ class TenantCaseWorkflow:
         self._published: dict[str, Any] = {}
         self._lean = False  # LEAN_STEPS_PATCH, decided at the start of the run
         self._amended = False  # NO_CASE_FALLS_THROUGH_PATCH, decided at the start of the run
+        self._listed = False  # CASE_LIST_PATCH, decided at the start of the run
         self._projected: tuple[Any, ...] | None = None
         self._webhooks: set[asyncio.Task[None]] = set()  # deliveries in flight
         self._waiting: list[_Waiter] = []  # intake events whose verdict is not given yet
@@ -121,7 +131,7 @@ class TenantCaseWorkflow:
         if args:
             try:
                 payload = workflow.payload_converter().from_payload(args[0].payload, dict)
-            except Exception:  # noqa: BLE001 - malformed payloads are recorded, not fatal
+            except Exception:  # malformed payloads are recorded, not fatal
                 payload = None
         self._pending.append((name, payload))
 
@@ -158,12 +168,14 @@ class TenantCaseWorkflow:
                                    non_retryable=True) from None
 
     @workflow.query(name="status")
-    def status(self) -> dict[str, Any]:
-        return rules.status(self._state, workflow.now())
+    def status(self) -> msg.CaseStatus:
+        """RULES §9 `status` (the same JSON as `rules.status`, extras included)."""
+        return msg.CaseStatus.model_validate(rules.status(self._state, workflow.now()))
 
     @workflow.query(name="timeline")
-    def timeline(self) -> list[dict[str, Any]]:
-        return rules.timeline(self._state)
+    def timeline(self) -> list[msg.TimelineEntry]:
+        """RULES §9 `timeline`: every entry the case holds (older ones may be archived)."""
+        return [msg.TimelineEntry.model_validate(e) for e in rules.timeline(self._state)]
 
     @workflow.query(name=msg.TIMELINE_TAIL)
     def timeline_tail(self) -> msg.TimelineTail:
@@ -183,16 +195,17 @@ class TenantCaseWorkflow:
         info = workflow.info()
         self._lean = workflow.patched(LEAN_STEPS_PATCH)
         self._amended = workflow.patched(NO_CASE_FALLS_THROUGH_PATCH)
+        self._listed = workflow.patched(CASE_LIST_PATCH)
         if self._amended:
             self._state = rules.upgrade(self._state, workflow.now())
         if self._lean:
-            self._published = sa.current_values(info.typed_search_attributes)
+            self._published = sa_keys.current_values(info.typed_search_attributes)
             if input.state is not None:
                 # Continued as new right after a step: the projection is current already.
                 self._projected = self._projection_key()
         if self._state.context is None:
             self._state.context = await self._store_call(
-                "resolve_case_context",
+                RESOLVE_CASE_CONTEXT,
                 CaseContextRequest(
                     case_id=self._state.case_id,
                     corporation=self._state.corporation,
@@ -236,7 +249,7 @@ class TenantCaseWorkflow:
                             tenancy_ref=self._state.tenancy_ref,
                             corporation=self._state.corporation,
                             municipality=self._state.municipality,
-                            state=self._state.model_dump(mode="json"),
+                            state=self._state,
                             history_limit=input.history_limit,
                             timeline_limit=self._timeline_limit,
                             timeline_archived=self._archived,
@@ -276,7 +289,7 @@ class TenantCaseWorkflow:
             await workflow.wait_condition(
                 lambda: bool(self._pending), timeout=timeout, timeout_summary=summary
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _deadline_due(self) -> bool:
@@ -376,7 +389,8 @@ class TenantCaseWorkflow:
             retry_policy=ACTIVITY_RETRY,
             summary=texts.action_summary(planned.action, planned.reason, self._policy()),
         )
-        if result.webhook_message_ids and workflow.patched(WEBHOOKS_PATCH):
+        if (result.webhook_message_ids and not workflow.patched(OUTBOX_PATCH)
+                and workflow.patched(WEBHOOKS_PATCH)):
             # In the background: a slow receiver never holds up the case.
             for message_id in result.webhook_message_ids:
                 task = asyncio.create_task(self._deliver_webhook(message_id))
@@ -387,7 +401,7 @@ class TenantCaseWorkflow:
     async def _deliver_webhook(self, message_id: int) -> None:
         try:
             await workflow.execute_activity(
-                "deliver_webhook",
+                DELIVER_WEBHOOK,
                 WebhookRequest(message_id=message_id, case_id=self._state.case_id),
                 result_type=WebhookResult,
                 start_to_close_timeout=WEBHOOK_TIMEOUT,
@@ -402,7 +416,7 @@ class TenantCaseWorkflow:
 
     def _record_deliveries(self, results: list[tuple[int, DeliveryResult]]) -> None:
         """Add what the delivery found (party codes, RIS or other channel, protocol)."""
-        by_seq = dict(results)
+        by_seq: dict[Any, DeliveryResult] = dict(results)
         for entry in reversed(self._state.timeline):
             if entry.category != "action":
                 continue
@@ -427,23 +441,23 @@ class TenantCaseWorkflow:
         now = workflow.now()
         nxt = rules.next_deadline(state)
         values: dict[str, Any] = {
-            sa.MUNICIPALITY.name: state.municipality,
-            sa.HOUSING_CORPORATION.name: state.corporation,
-            sa.CASE_TRACK.name: state.track.value,
-            sa.ARREARS_MONTHS.name: rules.months_in_arrears(state, now),
-            sa.NEXT_DEADLINE.name: nxt[1] if nxt else None,
-            sa.EVICTION_DATE.name: (
+            sa_keys.MUNICIPALITY.name: state.municipality,
+            sa_keys.HOUSING_CORPORATION.name: state.corporation,
+            sa_keys.CASE_TRACK.name: state.track.value,
+            sa_keys.ARREARS_MONTHS.name: rules.months_in_arrears(state, now),
+            sa_keys.NEXT_DEADLINE.name: nxt[1] if nxt else None,
+            sa_keys.EVICTION_DATE.name: (
                 calendar.start_of_day(state.eviction_date) if state.eviction_date else None
             ),
         }
         if state.stage is not None:
-            values[sa.CASE_STAGE.name] = state.stage.value
+            values[sa_keys.CASE_STAGE.name] = state.stage.value
         if state.context is not None:
-            values[sa.SOCIAL_SERVICE.name] = state.context.social_service
+            values[sa_keys.SOCIAL_SERVICE.name] = state.context.social_service
         if state.outcome is not None:
-            values[sa.CASE_OUTCOME.name] = state.outcome.value
+            values[sa_keys.CASE_OUTCOME.name] = state.outcome.value
         updates: list[SearchAttributeUpdate[Any]] = []
-        for key in sa.ALL:
+        for key in sa_keys.ALL:
             if key.name not in values or self._published.get(key.name, ...) == values[key.name]:
                 continue
             value = values[key.name]
@@ -462,7 +476,7 @@ class TenantCaseWorkflow:
         if key == self._projected:
             return
         await self._store_call(
-            "record_case",
+            RECORD_CASE,
             CaseProjection(
                 case_id=state.case_id,
                 run_id=workflow.info().first_execution_run_id,
@@ -473,14 +487,20 @@ class TenantCaseWorkflow:
                 outcome=state.outcome,
                 opened_at=state.opened_at,
                 closed_at=state.closed_at,
+                next_deadline=self._projection_key()[3] if self._listed else None,
             ),
             summary=f"Casusregister bijwerken: {texts.STAGE.get(state.stage.value, state.stage.value)}",
         )
         self._projected = key
 
     def _projection_key(self) -> tuple[Any, ...]:
-        """What the case-store projection changes with."""
-        return (self._state.stage, self._state.track, self._state.outcome)
+        """What the case-store projection changes with (and, under CASE_LIST_PATCH, its next
+        deadline, which `GET /v1/cases?deadline_before=` filters on)."""
+        key: tuple[Any, ...] = (self._state.stage, self._state.track, self._state.outcome)
+        if self._listed:
+            nxt = rules.next_deadline(self._state)
+            key += (nxt[1] if nxt else None,)
+        return key
 
     async def _store_call(
         self, activity: str, arg: Any, *, summary: str, result_type: type | None = None

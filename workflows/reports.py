@@ -19,6 +19,7 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities import DELIVER_WEBHOOK
     from vangnet.domain import WebhookRequest, WebhookResult
     from vangnet.operations import (
         BUILD_REPORT,
@@ -75,7 +76,7 @@ class AdviesgroepReportWorkflow:
     async def _webhook(self, message_id: int, files: ReportFiles) -> None:
         try:
             await workflow.execute_activity(
-                "deliver_webhook",
+                DELIVER_WEBHOOK,
                 WebhookRequest(message_id=message_id, case_id=f"rapport-{files.kind}-{files.label}"),
                 result_type=WebhookResult, start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(days=1), retry_policy=WEBHOOK_RETRY,

@@ -24,7 +24,6 @@ from temporalio.client import Client
 
 from starter.service import keys as key_store
 from starter.service.access import (
-    readable_timeline,
     OPERATOR_EVENTS,
     ROLES,
     Principal,
@@ -33,6 +32,7 @@ from starter.service.access import (
     check_send,
     may_read,
     principal_for,
+    readable_timeline,
     utcnow,
 )
 from starter.service.batch import BatchIntake
@@ -52,9 +52,9 @@ from starter.service.inbox import acknowledge, inbox_page
 from starter.service.keys import DEFAULT_KEY_LIFETIME, CreatedKey, parse_lifetime
 from starter.service.parsing import MAX_JSON_DEPTH, ndjson_items, parse_json
 from starter.service.validation import ValidatedEvent, validate_event
+from vangnet.archive import ArchivedCase, archived_case
 from vangnet.store import Store
 from vangnet.store.registry import Parties
-from vangnet.archive import ArchivedCase, archived_case
 from vangnet.store.timeline import archived_count, archived_entries
 
 HEALTH_TIMEOUT_SECONDS = 3.0
@@ -170,6 +170,36 @@ class IntakeService:
 
     # -- inbox ---------------------------------------------------------------------------------
 
+    async def list_cases(self, p: Principal, filters: Any, cursor: str | None = None, limit: int = 100,
+                         *, route: str) -> dict[str, Any]:
+        """Issue 10: the episodes the caller may read (RULES §12 I3), from the case store."""
+        from vangnet.domain import PartyKind
+        from vangnet.store.case_list import BadCursor, Reader, list_cases
+
+        async with self._answering(p, route):
+            reader = Reader(None if p.sees_all else (p.party_code or ""),
+                            is_corporation=p.kind is PartyKind.corporation)
+            try:
+                rows, next_cursor = await list_cases(self.store.sessions, reader, filters,
+                                                     cursor=cursor, limit=limit)
+            except BadCursor as err:
+                raise invalid("invalid_request", str(err), "cursor") from None
+
+            def iso(value: Any) -> str | None:
+                return value.isoformat() if value is not None else None
+
+            return {
+                "cases": [{
+                    "case_id": r.case_id, "run_id": r.run_id, "corporation": r.corporation,
+                    "municipality": r.municipality, "stage": r.stage, "track": r.track,
+                    "outcome": r.outcome, "closed": r.closed_at is not None,
+                    "opened_at": iso(r.opened_at), "closed_at": iso(r.closed_at),
+                    "next_deadline": iso(r.next_deadline), "updated_at": iso(r.updated_at),
+                } for r in rows],
+                "next_cursor": next_cursor,
+                "has_more": next_cursor is not None,
+            }
+
     async def inbox(self, p: Principal, after: int = 0, limit: int = 100, *, route: str) -> dict[str, Any]:
         async with self._answering(p, route):
             return await inbox_page(self.store, p, after, limit)
@@ -187,7 +217,7 @@ class IntakeService:
             try:
                 await asyncio.wait_for(coro, timeout=HEALTH_TIMEOUT_SECONDS)
                 return "ok"
-            except Exception as err:  # noqa: BLE001 - reported, not raised
+            except Exception as err:  # reported, not raised
                 return "unavailable: " + ("locked" if "locked" in str(err) else type(err).__name__)
 
         temporal, database = await asyncio.gather(

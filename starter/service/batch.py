@@ -123,7 +123,7 @@ class BatchIntake:
                 batch, verdicts[:] = list(verdicts), []
                 try:
                     await record_verdicts(store.sessions, batch)
-                except Exception as err:  # noqa: BLE001 - the events are in history all the same
+                except Exception as err:  # the events are in history all the same
                     log.warning("intake_record_failed", party=p.label, route=route,
                                 events=len(batch), error=type(err).__name__)
 
@@ -143,7 +143,7 @@ class BatchIntake:
                     except IntakeError as err:
                         refused(i, err, event.case_id)
                         continue
-                    except Exception as err:  # noqa: BLE001 - one item never sinks the others
+                    except Exception as err:  # one item never sinks the others
                         if is_database_error(err):
                             refused(i, database_unavailable(), event.case_id)
                             continue

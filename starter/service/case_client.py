@@ -45,12 +45,12 @@ from starter.service.errors import not_found, temporal_unavailable, unavailable
 from starter.service.validation import ValidatedEvent
 from vangnet import search_attributes as sa_keys
 from vangnet import texts
-from vangnet.case_messages import SUBMIT_EVENT, TIMELINE_TAIL, EventVerdict, TimelineTail, update_id_for
+from vangnet.case_messages import CASE_WORKFLOW, SUBMIT_EVENT, TIMELINE_TAIL, EventVerdict, TimelineTail, update_id_for
 from vangnet.domain import CaseInput
 
 log = structlog.get_logger("vangnet.intake")
 
-WORKFLOW_TYPE = "TenantCaseWorkflow"
+WORKFLOW_TYPE = CASE_WORKFLOW
 RPC_TIMEOUT = timedelta(seconds=10)
 ACCEPT_WAIT_SECONDS = 10.0  # for the case to accept an event (it is then in history)
 VERDICT_WAIT_SECONDS = 5.0  # then for its verdict
@@ -146,7 +146,7 @@ class CaseClient:
                 SUBMIT_EVENT, event.submission(), wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 id=update_id, result_type=EventVerdict, rpc_timeout=deadline)
         env = event.envelope
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             WORKFLOW_TYPE,
             CaseInput(tenancy_ref=env.tenancy_ref, corporation=env.corporation,
                       municipality=env.municipality),
@@ -191,7 +191,7 @@ class CaseClient:
                 handle = self.client.get_workflow_handle(desc.id, run_id=desc.run_id)
                 result = await handle.result(follow_runs=False, rpc_timeout=self.rpc_timeout)
                 outcome = (result or {}).get("outcome") if isinstance(result, dict) else None
-            except Exception:  # noqa: BLE001 - the message loses the outcome, nothing else
+            except Exception:  # the message loses the outcome, nothing else
                 outcome = None
         return ClosedCase(outcome, _keyword(desc, sa_keys.MUNICIPALITY))
 
@@ -249,7 +249,7 @@ def _keyword(desc: WorkflowExecutionDescription | None, key: Any) -> str | None:
         return None
     try:
         return desc.typed_search_attributes.get(key)
-    except Exception:  # noqa: BLE001 - a search attribute of another type: treat as absent
+    except Exception:  # a search attribute of another type: treat as absent
         return None
 
 
@@ -261,7 +261,7 @@ def _not_ready(err: RPCError) -> bool:
     )
 
 
-def _unavailable(what: str, err: RPCError | None = None):  # noqa: ANN202 - IntakeError
+def _unavailable(what: str, err: RPCError | None = None):  # IntakeError
     log.warning("temporal_call_failed", call=what,
                 status=err.status.name if err is not None and err.status else None)
     return temporal_unavailable()

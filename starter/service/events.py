@@ -170,7 +170,7 @@ class EventIntake:
             return
         try:
             await record_verdicts(self.store.sessions, [verdict])
-        except Exception as err:  # noqa: BLE001 - the event is in history: the answer stands
+        except Exception as err:  # the event is in history: the answer stands
             # A repeat finds no row and asks the case, whose answer is the same: nothing lost.
             log.warning("intake_record_failed", case_id=verdict.case_id, error=type(err).__name__)
 

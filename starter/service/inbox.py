@@ -10,6 +10,7 @@ from starter.service.errors import forbidden, invalid, not_found
 from vangnet.store import Store
 from vangnet.store.inbox import ack as ack_message
 from vangnet.store.inbox import list_messages
+from vangnet.store.outbox import delivery_view
 
 MAX_PAGE = 1000
 
@@ -28,7 +29,7 @@ async def inbox_page(store: Store, p: Principal, after: int = 0, limit: int = 10
     if not 1 <= limit <= MAX_PAGE:
         raise invalid("invalid_request", f"limit must be between 1 and {MAX_PAGE}", "limit")
     rows = await list_messages(store.sessions, party, after, limit)
-    cursor = rows[-1].id if rows else after
+    cursor = (rows[-1].id or after) if rows else after
     has_more = bool(rows) and len(rows) == limit and bool(
         await list_messages(store.sessions, party, cursor, 1)
     )
@@ -42,6 +43,7 @@ async def inbox_page(store: Store, p: Principal, after: int = 0, limit: int = 10
                 "created_at": m.created_at.isoformat(),
                 "acked_at": m.acked_at.isoformat() if m.acked_at else None,
                 "payload": m.payload,
+                "delivery": delivery_view(m),
             }
             for m in rows
         ],

@@ -18,7 +18,7 @@ from starter.service import IntakeService
 from vangnet.store import Store
 
 _ids = itertools.count(1)
-SETTLE_TIMEOUT = 20.0
+SETTLE_TIMEOUT = 60.0
 
 
 def new_ref() -> str:

@@ -16,7 +16,6 @@ from starter.service import IntakeService
 from starter.service.parsing import MAX_JSON_DEPTH, nests_deeper_than
 from tests.api.conftest import arrears, event, new_ref
 from tests.conftest import free_port
-from vangnet.domain import InvalidEvent
 from vangnet.settings import Settings
 from vangnet.store import Store, apikeys
 from vangnet.store.models import IntakeEvent

@@ -158,7 +158,7 @@ async def test_a_batch_item_temporal_did_not_take_in_time_is_tried_again(api, mo
     cases = api.service.cases
     real, calls = cases.submit, []
 
-    async def slow_twice(event, **kw):  # noqa: ANN001, ANN003, ANN202
+    async def slow_twice(event, **kw):
         calls.append(event.event_id)
         if len(calls) <= 2:
             raise temporal_unavailable()

@@ -17,7 +17,7 @@ from vangnet.store.models import CaseTimelineEntry
 from workflows.case import INTAKE_PATCH, archive_batch
 
 
-async def start_case(api, task_queue: str, **case_input) -> tuple[str, str]:  # noqa: ANN003
+async def start_case(api, task_queue: str, **case_input) -> tuple[str, str]:
     """A case opened as the intake would, with internal input values set for the test."""
     ref = new_ref()
     case_id = case_id_for("woonbron", ref)
@@ -116,8 +116,8 @@ async def test_every_event_racing_the_close_gets_an_answer(api):
     timeline = await api.timeline(case_id)
     applied = {t["detail"]["event_id"] for t in timeline
                if t["kind"] == "payment_received" and t["category"] == "event"}
-    assert applied == {body["event_id"] for body, a in zip(late, answers[1:]) if a.status_code == 202}
+    assert applied == {body["event_id"] for body, a in zip(late, answers[1:], strict=False) if a.status_code == 202}
     # Those queued behind the close are on the timeline as ignored, and were told 409.
     behind = {t["detail"]["event_id"] for t in timeline
               if t["kind"] == "payment_received" and t["category"] == "ignored"}
-    assert behind <= {body["event_id"] for body, a in zip(late, answers[1:]) if a.status_code == 409}
+    assert behind <= {body["event_id"] for body, a in zip(late, answers[1:], strict=False) if a.status_code == 409}

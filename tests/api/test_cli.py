@@ -203,3 +203,46 @@ async def test_rejected_csv_cells_never_run_as_spreadsheet_formulas(cli, tmp_pat
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
     assert "'=HYPERLINK(\"http://x\")" in cells and "'+1+1" in cells and "'@SUM(A1)" in cells
     assert "'-2" in cells
+
+
+EXAMPLES = ROOT / "examples"
+
+
+async def test_the_example_ledgers_import_as_spreadsheets_export_them(cli, tmp_path, api):
+    """Issue 10: the sample files of examples/ (used by the README): a comma CSV in cents, a
+    Dutch export (semicolons, a byte-order mark, euros with a decimal comma) and NDJSON. Each has
+    one bad row on purpose; it is refused alone, with a reason that names its cell."""
+    import shutil
+
+    for name in ("ledger-2026-11.csv", "ledger-2026-11-nl.csv", "ledger-2026-11.ndjson"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    r = await cli("import", str(tmp_path / "ledger-2026-11-nl.csv"), "--party", "woonbron")
+    assert "ledger-2026-11-nl.csv: 4 events, 3 accepted (0 duplicates), 1 rejected" in r.out, r.out + r.err
+    with (tmp_path / "ledger-2026-11-nl.rejected.csv").open(encoding="utf-8") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert (row["line"], row["status"], row["error_code"], row["error_field"]) == \
+        ("5", "422", "invalid_cell", "arrears_euro")
+    assert "negen" in row["error_message"] and row["tenancy_ref"] == "HC-2026-0113"
+    await api.settled("case-woonbron-HC-2026-0112", "ledger-2026-11-nl-0003")
+    status = await api.get("/v1/cases/case-woonbron-HC-2026-0112", "woonbron")
+    assert status.json()["arrears_cents"] == 185_000  # 1.850,00 euro
+
+    r = await cli("import", str(tmp_path / "ledger-2026-11.csv"), "--party", "woonbron")
+    assert "4 events, 3 accepted (0 duplicates), 1 rejected" in r.out, r.out + r.err
+    r = await cli("import", str(tmp_path / "ledger-2026-11.ndjson"), "--party", "woonbron")
+    assert "2 events, 1 accepted (0 duplicates), 1 rejected" in r.out, r.out + r.err
+
+
+async def test_a_cents_column_holding_euros_is_refused_with_a_hint(cli, tmp_path, api):
+    path = tmp_path / "tabs.csv"
+    path.write_text("type\ttenancy_ref\tcorporation\tmunicipality\tevent_id\tarrears_cents\t"
+                    "monthly_rent_cents\tarrears_since\n"
+                    f"arrears_reported\t{new_ref()}\twoonbron\tdordrecht\tt1\t925,00\t92500\t2026-11-01\n"
+                    f"arrears_reported\t{new_ref()}\twoonbron\tdordrecht\tt2\t=HYPERLINK(1)\t92500\t2026-11-01\n",
+                    encoding="utf-8")
+    r = await cli("import", str(path), "--party", "woonbron")
+    assert "2 events, 0 accepted (0 duplicates), 2 rejected" in r.out, r.out + r.err
+    text = (tmp_path / "tabs.rejected.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows[0]["error_code"] == "invalid_cell" and "arrears_euro" in rows[0]["error_message"]
+    assert rows[1]["arrears_cents"] == "'=HYPERLINK(1)"  # a formula is written as text

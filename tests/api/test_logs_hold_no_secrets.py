@@ -6,9 +6,11 @@ scanned for every key, secret, signature and body marker the test used."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
+import os
 import re
 import sqlite3
 import uuid
@@ -35,7 +37,7 @@ from vangnet.store.inbox import deliver
 from vangnet.store.models import Party
 
 MARKER = "BODYMARKER-" + uuid.uuid4().hex[:8]  # in every body: must never be logged
-SECRET = "whsec-" + uuid.uuid4().hex  # a party's webhook secret
+SECRET = "whsec_" + base64.b64encode(uuid.uuid4().bytes).decode()  # a party's webhook secret
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ async def test_no_key_secret_signature_or_body_reaches_the_logs(
     statuses: list[int] = []
     transport = httpx.ASGITransport(app=create_app(service), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as http:
-        async def call(method: str, path: str, key: str | None, **kw):  # noqa: ANN202
+        async def call(method: str, path: str, key: str | None, **kw):
             headers = {**(auth(key) if key else {}), **kw.pop("headers", {})}
             r = await http.request(method, path, headers=headers, **kw)
             statuses.append(r.status_code)
@@ -129,7 +131,7 @@ async def test_no_key_secret_signature_or_body_reaches_the_logs(
         await temporal_env.client.get_workflow_handle(f"case-woonbron-{ref}").result()
         await call("POST", "/v1/events", keys["operator"], json=event("case_closed", ref, reason=MARKER))
         # 503: Temporal does not answer (with the body in its error text)
-        async def down(*_a, **_k):  # noqa: ANN202
+        async def down(*_a, **_k):
             raise RPCError(f"connection reset while sending {MARKER} {keys['woonbron']}",
                            RPCStatusCode.UNAVAILABLE, b"")
 
@@ -137,8 +139,8 @@ async def test_no_key_secret_signature_or_body_reaches_the_logs(
         await call("POST", "/v1/events", keys["woonbron"], json=arrears(new_ref()))
         monkeypatch.undo()
         # 500: an error nobody expected, whose message and locals hold the key and the body
-        async def broken(self, p, event, parties, **_kw):  # noqa: ANN001, ANN202
-            key, body = keys["woonbron"], MARKER  # noqa: F841 - locals a traceback would show
+        async def broken(self, p, event, parties, **_kw):
+            key, body = keys["woonbron"], MARKER
             raise RuntimeError(f"broken by {key} on {body} (Authorization: Bearer {key})")
 
         monkeypatch.setattr("starter.service.events.EventIntake.apply", broken)
@@ -185,7 +187,7 @@ async def drive_webhook_errors(temporal_env, store) -> list[str]:
     answers = [500, 408, 404, 200]
     received: list[bytes] = []
 
-    async def receive(reader, writer):  # noqa: ANN001, ANN202
+    async def receive(reader, writer):
         headers = {}
         await reader.readline()
         while (line := (await reader.readline()).decode().strip()):
@@ -203,13 +205,18 @@ async def drive_webhook_errors(temporal_env, store) -> list[str]:
     port = server.sockets[0].getsockname()[1]
 
     async def set_webhook(url: str | None, secret: str | None) -> None:
+        # The secret comes from the environment (issue 10), never from the case store.
+        if secret is None:
+            os.environ.pop("VANGNET_WEBHOOK_SECRET_POORT6", None)
+        else:
+            os.environ["VANGNET_WEBHOOK_SECRET_POORT6"] = secret
         async with store.sessions() as s, s.begin():
-            await s.execute(sa.update(Party).where(Party.code == "poort6")
-                            .values(webhook_url=url, webhook_secret=secret))
+            await s.execute(sa.update(Party).where(Party.code == "poort6").values(webhook_url=url))
 
     message_id, _ = await deliver(store.sessions, "poort6", f"probe/{uuid.uuid4().hex}/1",
                                   "case-poort6-P1", "escalation_raised", {"text": MARKER})
-    activities = WebhookActivities(store)
+    activities = WebhookActivities(store, settings=store.settings.model_copy(
+        update={"webhook_allow_http_loopback": True, "webhook_allow_networks": "127.0.0.0/8"}))
     queue = f"probe-{uuid.uuid4().hex[:8]}"
     outcomes = []
     async with server, Worker(temporal_env.client, task_queue=queue, workflows=[DeliverOnce],
@@ -227,6 +234,7 @@ async def drive_webhook_errors(temporal_env, store) -> list[str]:
         await set_webhook(f"http://127.0.0.1:{port}/hook", None)  # a URL and no secret
         await once(message_id)
         await once(987_654_321)  # no such message
+    os.environ.pop("VANGNET_WEBHOOK_SECRET_POORT6", None)
     await activities.aclose()
     assert all(MARKER.encode() in body for body in received)  # the body did carry the marker
     return outcomes

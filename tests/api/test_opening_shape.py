@@ -25,8 +25,9 @@ async def test_an_opening_is_two_workflow_tasks_one_activity_and_one_upsert(api)
     assert scheduled == ["tenant_notice_sent"]
     markers = [e.marker_recorded_event_attributes.marker_name
                for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    # the patches lean-steps-v1 and no-case-falls-through-v1, decided as the run starts
-    assert Counter(markers) == {"core_patch": 2, "core_local_activity": 2}
+    # the patches lean-steps-v1, no-case-falls-through-v1 and case-list-v1 (issue 10), decided
+    # as the run starts
+    assert Counter(markers) == {"core_patch": 3, "core_local_activity": 2}
 
     upserted = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
                 for e in history.events
@@ -41,7 +42,7 @@ async def test_an_event_that_changes_no_search_attribute_upserts_nothing(api):
     case_id = await api.open_case(ref)
     handle = api.client.get_workflow_handle(case_id)
 
-    def upserts(history) -> int:  # noqa: ANN001
+    def upserts(history) -> int:
         return sum(1 for e in history.events
                    if e.HasField("upsert_workflow_search_attributes_event_attributes"))
 

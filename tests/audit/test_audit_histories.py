@@ -32,12 +32,12 @@ from vangnet.audit import (
 from vangnet.audit.references import parse_time
 
 
-async def audit(name: str, workflows=None, sandboxed: bool = False) -> CaseAudit:  # noqa: ANN001
+async def audit(name: str, workflows=None, sandboxed: bool = False) -> CaseAudit:
     [runs] = read_history_files(history_files(name))
     return audit_episode(await CaseReplayer(workflows, sandboxed=sandboxed).replay(runs))
 
 
-async def _each(items):  # noqa: ANN001, ANN202
+async def _each(items):
     for item in items:
         yield item
 
@@ -50,12 +50,12 @@ def verdicts(a: CaseAudit) -> dict[str, str]:
     return out
 
 
-def finding(a: CaseAudit, obligation: str):  # noqa: ANN201
+def finding(a: CaseAudit, obligation: str):
     [f] = [f for f in a.findings if f.obligation == obligation]
     return f
 
 
-def first(a: CaseAudit, category: str, kind: str, reason: str | None = None):  # noqa: ANN201
+def first(a: CaseAudit, category: str, kind: str, reason: str | None = None):
     return next(r for r in a.rows if r.category == category and r.kind == kind
                 and (reason is None or r.detail.get("reason") == reason))
 
@@ -66,9 +66,14 @@ async def test_spoor_1_to_resolved_keeps_the_agreement():
     assert verdicts(a) == {
         "tenant_notice": "met",
         "early_signal": "met",
+        "signal_partners_told": "met",  # A9(a)
         "collection_paused": "met",
         "casusregie": "met",
+        "pause_extended": "met",  # A3
         "municipality_response": "met",
+        # A1: the social team never reported progress in the 100-day arrangement; escalated
+        "case_review": "missed",
+        "case_review_escalation": "met",
         "aftercare_start": "met",
         "aftercare_completion": "met",
     }
@@ -81,10 +86,16 @@ async def test_a_summons_reported_late_makes_the_mpzo_report_late():
     assert verdicts(a) == {
         "tenant_notice": "met",
         "early_signal": "met",
+        "signal_partners_told": "met",
         "collection_paused": "met",
         "casusregie": "met",
+        "pause_extended": "met",
         "municipality_response": "met",
         "mpzo:summons_served": "late",
+        "mpzo_social_team_told": "met",  # A9(b)
+        "mpzo_plan": "overdue",  # A1: the MPZO never reported its plan (the case is open)
+        "mpzo_plan_escalation": "met",
+        "case_review": "pending",  # A1: in spoor 2 the MPZO holds the case
     }
     late = finding(a, "mpzo:summons_served")
     assert late.late_days == 9 and late.late_by == "9 days"
@@ -97,10 +108,16 @@ async def test_a_crisis_meeting_after_the_working_day_deadline_is_late():
     assert verdicts(a) == {
         "tenant_notice": "met",
         "mpzo:arrears_months": "met",  # two months of arrears by size at once
+        "mpzo_social_team_told": "met",
+        "mpzo_plan": "missed",  # A1: no plan before aftercare began
+        "mpzo_plan_escalation": "met",
         "early_signal": "met",
+        "signal_partners_told": "met",
         "mpzo:signal_not_taken_up": "met",
         "municipality_response": "met",
         "mpzo:summons_served": "met",
+        "case_review": "missed",  # A1: the MPZO did not report in care
+        "case_review_escalation": "met",
         "crisis_protocol": "met",
         "crisis_escalation": "met",
         "crisis_meeting": "late",
@@ -126,12 +143,16 @@ async def test_an_eviction_without_a_crisis_meeting_misses_it():
     assert verdicts(a) == {
         "tenant_notice": "met",
         "mpzo:arrears_months": "met",  # the tenant objected to the signal: no early signal owed
+        "mpzo_social_team_told": "met",
+        "mpzo_plan": "missed",
+        "mpzo_plan_escalation": "met",
         "mpzo:summons_served": "met",
         "crisis_protocol": "met",
         "crisis_escalation": "met",
         "crisis_meeting": "missed",
         "mpzo:evicted": "met",
         "close": "met",
+        "eviction_outcome": "met",  # A1: executed on the day
     }
 
 
@@ -139,13 +160,18 @@ async def test_a_missing_reminder_makes_the_early_signal_late():
     a = await audit("reminder_missing")
     assert verdicts(a) == {
         "tenant_notice": "met",
+        "reminder_escalation": "met",  # R2: escalated at the threshold
         "early_signal": "late",
+        "signal_partners_told": "met",
         "collection_paused": "met",
         "casusregie": "met",
         "municipality_response": "met",
         "pause_expiry": "met",
+        "pause_escalation": "met",  # R4
         "mpzo:arrears_months": "met",
+        "mpzo_social_team_told": "met",
         "close": "met",
+        "case_review": "met",
     }
     signal = finding(a, "early_signal")
     since = date.fromisoformat(first(a, "event", "arrears_reported").detail["arrears_since"])
@@ -160,14 +186,17 @@ async def test_nuisance_excludes_the_moratorium():
     a = await audit("nuisance_no_moratorium")
     v = verdicts(a)
     assert v["moratorium_excluded"] == "met" and "moratorium_request" not in v
-    assert set(v.values()) == {"met"}
+    # A1: no plan and no progress from the MPZO; everything else kept
+    assert {k for k, verdict in v.items() if verdict != "met"} == {"mpzo_plan", "case_review"}
 
 
 async def test_continue_as_new_is_followed_across_runs():
     a = await audit("continue_as_new")
     assert a.deterministic and len(a.runs) >= 2
     assert a.case["stage"] == "aftercare"
-    assert set(verdicts(a).values()) == {"met", "pending"}
+    v = verdicts(a)
+    assert {k for k, verdict in v.items() if verdict not in ("met", "pending")} == {
+        "mpzo_plan", "case_review"}  # A1: the MPZO neither planned nor reported in 8 months
     payments = [r for r in a.rows if r.kind == "payment_received"]
     assert len(payments) == 8  # the timeline spans every run
 
@@ -256,13 +285,13 @@ def test_the_command_reads_history_files(fmt):
         report = json.loads(result.stdout)
         assert report["case_id"] == "case-kleurrijkwonen-H-continue-as-new"
         assert report["replay"]["deterministic"] is True
-        assert report["compliance"]["tally"]["met"] == 7
+        assert report["compliance"]["tally"]["met"] == 12
         assert all(parse_time(t["at"]) for t in report["timeline"])
     elif fmt == "markdown":
         assert result.stdout.startswith("# Audit of `case-kleurrijkwonen-H-continue-as-new`")
         assert "| verdict | rule | obligation |" in result.stdout
     else:
-        assert "Compliance with the agreement: 7 met, 0 late" in result.stdout
+        assert "Compliance with the agreement: 12 met, 0 late, 2 missed" in result.stdout
 
 
 @pytest.mark.parametrize("flags", [[], ["--sandboxed"]], ids=["unsandboxed (default)", "sandboxed"])

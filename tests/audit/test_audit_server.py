@@ -8,11 +8,11 @@ import json
 import uuid
 
 import pytest
+from temporalio.client import WorkflowHistory
 from typer.testing import CliRunner
 
 import starter.audit  # noqa: F401 - registers the audit and export commands
 from starter.cli import app
-from temporalio.client import WorkflowHistory
 from vangnet import codec
 from vangnet.scenarios import InDays, Region, Scenario, run_scenario, send, wait, wait_settled
 
@@ -22,7 +22,7 @@ def cli(temporal_env, monkeypatch):
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_env.client.service_client.config.target_host)
     monkeypatch.setenv("TEMPORAL_NAMESPACE", temporal_env.client.namespace)
 
-    async def invoke(*args: str):  # noqa: ANN202
+    async def invoke(*args: str):
         # The command runs its own event loop: give it a thread.
         return await asyncio.to_thread(CliRunner().invoke, app, list(args))
 
@@ -53,8 +53,11 @@ async def test_audit_follows_continue_as_new_and_export_round_trips(
     assert live["case"]["stage"] == "debt_help"
     verdicts = {o["obligation"]: o["verdict"] for o in live["compliance"]["obligations"]}
     assert verdicts == {"tenant_notice": "met", "early_signal": "met",
+                        "signal_partners_told": "met",  # A9(a)
                         "collection_paused": "met", "casusregie": "met",
-                        "municipality_response": "met"}
+                        "pause_extended": "met",  # A3
+                        "municipality_response": "met",
+                        "case_review": "met"}  # A1: the social team accepted help itself
 
     out = await cli("export", scenario.case_id, "-o", str(tmp_path))
     assert out.exit_code == 0, out.output
@@ -100,7 +103,7 @@ async def test_audit_follows_continue_as_new_and_export_round_trips(
     assert out.exit_code == 1 and "no case case-fien-wonen-does-not-exist" in out.stderr
 
 
-def _case_payloads(event):  # noqa: ANN001, ANN202
+def _case_payloads(event):
     """The payloads of an event that carry the case: inputs, results, signals, summaries; not the
     search attributes or the SDK core's own marker bookkeeping (plain by design, vangnet/codec.py)."""
     if event.HasField("marker_recorded_event_attributes"):

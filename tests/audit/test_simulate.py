@@ -8,7 +8,7 @@ from collections import Counter
 
 from typer.testing import CliRunner
 
-import starter.audit  # noqa: F401 - registers the commands
+import starter.audit
 import starter.simulate  # noqa: F401
 from starter.cli import app
 from vangnet.scenarios import Region, Send
@@ -16,7 +16,7 @@ from vangnet.settings import get_settings
 from vangnet.simulation import BRANCH_WEIGHTS, plan_region
 
 
-def _plan(seed: int, n: int = 300):  # noqa: ANN202
+def _plan(seed: int, n: int = 300):
     return plan_region(Region.from_registry(), tenancies=n, months=12, seed=seed, tag=f"t{seed}")
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ from vangnet.store import Store
 
 def test_epoch_reads_both_backends_timestamps() -> None:
     naive = datetime(2026, 12, 1, 8, 0, 0)
-    aware = naive.replace(tzinfo=timezone.utc)
+    aware = naive.replace(tzinfo=UTC)
     assert stores.epoch(naive.isoformat()) == stores.epoch(aware) == aware.timestamp()
     assert stores.epoch(None) is None
 

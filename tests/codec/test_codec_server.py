@@ -25,7 +25,7 @@ KEYS = codec.Keyring((("k1", codec.new_key()), ("k2", codec.new_key())))
 
 
 class Server:
-    def __init__(self, http: httpx.AsyncClient, store) -> None:  # noqa: ANN001
+    def __init__(self, http: httpx.AsyncClient, store) -> None:
         self.http = http
         self.store = store
 
@@ -225,7 +225,7 @@ async def idp():
     port = server.sockets[0].getsockname()[1]
 
     def token(*, roles=("vangnet-operator",), aud=AUDIENCE, iss=ISSUER, exp_in=300, signer=key,
-              kid="idp-1", sub="user-4711"):  # noqa: ANN001, ANN202
+              kid="idp-1", sub="user-4711"):
         now = int(time.time())
         claims = {"sub": sub, "iss": iss, "aud": aud, "iat": now, "exp": now + exp_in,
                   "groups": list(roles)}

@@ -10,7 +10,9 @@ payloads are plain, and they must keep replaying (the codec passes plain payload
 regeneration writes the top-level files encrypted with the test keys (the test environment's
 data converter); the archive keeps the plain ones.
 encrypted/ holds histories whose payloads are encrypted with the public test keys in
-tests/codec-test-keys (FOR TESTS ONLY), one of them across a key rotation (rotation.py)."""
+tests/codec-test-keys (FOR TESTS ONLY), one of them across a key rotation (rotation.py).
+webhooks/ holds cases whose parties have a webhook (issue 10: the case leaves pushing to the
+outbox dispatcher, patch webhooks-outbox-v1; before-webhooks-outbox-v1/ one whose run pushed itself)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 HISTORIES = Path(__file__).resolve().parent
 ARCHIVE = HISTORIES / "archive"
 ENCRYPTED = HISTORIES / "encrypted"
+WEBHOOKS = HISTORIES / "webhooks"  # issue 10: cases whose parties have webhooks (the outbox path)
 
 
 def history_files(name: str | None = None) -> list[Path]:
@@ -32,6 +35,11 @@ def history_files(name: str | None = None) -> list[Path]:
 def archived_history_files() -> list[Path]:
     """Histories made by earlier workflow code (archive/before-<patch>/*.json)."""
     return sorted(ARCHIVE.glob("*/*.json"))
+
+
+def webhook_history_files() -> list[Path]:
+    """Histories of cases whose parties have webhooks (webhooks/*.json, issue 10)."""
+    return sorted([*WEBHOOKS.glob("*.json"), *WEBHOOKS.glob("*/*.json")])
 
 
 def encrypted_history_files() -> list[Path]:

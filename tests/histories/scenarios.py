@@ -14,8 +14,8 @@ from __future__ import annotations
 from vangnet.scenarios import InDays, Scenario, send, wait
 
 
-def _s(name: str, corporation: str, municipality: str, steps, history_limit=None,  # noqa: ANN001
-       **options) -> Scenario:  # noqa: ANN003
+def _s(name: str, corporation: str, municipality: str, steps, history_limit=None,
+       **options) -> Scenario:
     return Scenario(name, corporation, municipality, f"H-{name.replace('_', '-')}", steps,
                     history_limit, **options)
 
@@ -192,3 +192,14 @@ SCENARIOS: list[Scenario] = [
 ]
 
 BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+# Issue 10: a case whose corporation has a webhook. Its messages are pushed by the outbox
+# dispatcher, never by the case (patch webhooks-outbox-v1): recorded into webhooks/ by
+# test_regenerate.py with woonbron's webhook set, replayed by tests/replay.
+WEBHOOK_SCENARIO = _s("webhook_outbox", "woonbron", "zwijndrecht", [
+    send("arrears_reported", arrears_cents=60_000, monthly_rent_cents=60_000,
+         arrears_since=InDays(-10)),
+    wait(days=2), send("reminder_sent", tenant_objects_to_signal=False),
+    wait(days=3), send("tenancy_ended", reason="moved_out"),
+])

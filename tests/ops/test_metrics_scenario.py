@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
@@ -37,12 +36,11 @@ from vangnet.scenarios import wait_settled
 from vangnet.settings import Settings
 from vangnet.store import Store
 from vangnet.store.models import Party
-
-pytestmark = pytest.mark.server
+from vangnet.webhooks import new_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0  # two processes starting on two busy cores
-SETTLE_TIMEOUT = 30.0
+SETTLE_TIMEOUT = 90.0
 REF_A, REF_B, REF_C = (f"HC-OPS-{uuid.uuid4().hex[:6].upper()}-{n}" for n in "ABC")
 HOSTILE_TYPE = f"{REF_A}-BSN-123456782"
 
@@ -183,12 +181,12 @@ async def scenario(temporal_env, tmp_path_factory) -> AsyncIterator[Outcome]:
     store = await Store.open(Settings(DATABASE_URL=database_url))
     refusing, retrying = Refusing(410), Refusing(503)
     servers = [await asyncio.start_server(r.handle, "127.0.0.1", 0) for r in (refusing, retrying)]
-    for receiver, server in zip((refusing, retrying), servers):
+    for receiver, server in zip((refusing, retrying), servers, strict=False):
         receiver.port = server.sockets[0].getsockname()[1]
     async with store.sessions() as session, session.begin():
         for code, receiver in (("woonbron", refusing), ("poort6", retrying)):
             await session.execute(sa.update(Party).where(Party.code == code).values(
-                webhook_url=f"http://127.0.0.1:{receiver.port}/hook", webhook_secret="s"))
+                webhook_url=f"http://127.0.0.1:{receiver.port}/hook"))
     keys_service = IntakeService(store, temporal_env.client, task_queue)
     keys = {code: (await keys_service.create_key(code)).key for code in ("woonbron", "poort6")}
 
@@ -205,6 +203,11 @@ async def scenario(temporal_env, tmp_path_factory) -> AsyncIterator[Outcome]:
         VANGNET_API_PORT=str(api_port),
         VANGNET_WORKER_METRICS_PORT=str(worker_port),
         PYTHONUNBUFFERED="1",
+        # The worker's webhook outbox dispatcher (issue 10): loopback receivers, secrets from env.
+        VANGNET_WEBHOOK_ALLOW_HTTP_LOOPBACK="true",
+        VANGNET_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8",
+        VANGNET_WEBHOOK_SECRET_WOONBRON=new_secret(),
+        VANGNET_WEBHOOK_SECRET_POORT6=new_secret(),
     )
     worker = Process("worker", [sys.executable, "-m", "workers"], env, tmp / "worker.log")
     intake = Process("intake", [sys.executable, "-m", "starter", "serve"], env, tmp / "intake.log")

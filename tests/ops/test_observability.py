@@ -24,7 +24,6 @@ from tests.histories import HISTORIES
 from vangnet import metrics
 from vangnet.audit import read_history_file
 from vangnet.settings import Settings
-from vangnet.temporal_client import project_data_converter
 from vangnet.store.inbox import (
     PUSH_DELIVERED,
     PUSH_FAILED,
@@ -37,6 +36,7 @@ from vangnet.store.inbox import (
 )
 from vangnet.store.models import CaseRecord, InboxMessage
 from vangnet.store.operations import operations_snapshot
+from vangnet.temporal_client import project_data_converter
 from workers.observability import WorkerProbe, listen, serving
 from workflows import TenantCaseWorkflow
 

@@ -27,8 +27,6 @@ from vangnet import tracing
 from vangnet.scenarios import wait_settled
 from workers import build_worker
 
-pytestmark = pytest.mark.server
-
 CLIENT_CALLS = ("SignalWithStartWorkflow:", "StartUpdateWithStartWorkflow:", "StartWorkflow:",
                 "SignalWorkflow:", "StartWorkflowUpdate:")
 

@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
-from sqlmodel import SQLModel
 
 from tests.api.conftest import api, service  # noqa: F401 - fixtures
-from tests.store.conftest import REGISTRY_FILE, pg_server, pg_store_url  # noqa: F401 - fixtures
+from tests.store.conftest import emptied_pg_store, pg_server, pg_store_url  # noqa: F401 - fixtures
 from vangnet.settings import Settings
 from vangnet.store import Store
-from vangnet.store.registry import load_registry
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -22,11 +19,7 @@ async def store(request: pytest.FixtureRequest, sqlite_settings: Settings) -> As
     if request.param == "sqlite":
         s = await Store.open(sqlite_settings)
     else:
-        s = Store.from_url(request.getfixturevalue("pg_store_url"), sqlite_settings)
-        async with s.engine.begin() as conn:
-            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
-            await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
-        await load_registry(s.sessions, REGISTRY_FILE)
+        s = await emptied_pg_store(request.getfixturevalue("pg_store_url"), sqlite_settings)
     try:
         yield s
     finally:

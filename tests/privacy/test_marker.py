@@ -29,12 +29,13 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 from sqlmodel import SQLModel
+from standardwebhooks import Webhook
 from temporalio.api.common.v1 import Payload
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from activities.webhooks import verify
+from activities.dispatch import Dispatcher
 from tests.api.conftest import arrears, event, new_event_id, new_ref
-from tests.api.test_webhooks import Receiver
+from tests.api.test_webhooks import SECRET, Receiver, sqlite_settings  # noqa: F401 - loopback allowed
 from vangnet import codec
 from vangnet.scenarios import wait_settled
 from vangnet.store.models import Party
@@ -42,7 +43,6 @@ from vangnet.store.models import Party
 # What a tester typed into a reason (issue 12): a name, a BSN, an address, and a unique token.
 MARKER = "Mevr. J. de Vries (BSN 123456782), Kerkstraat 1 vangnet-marker-7Q4Z"
 FRAGMENTS = ("vangnet-marker-7Q4Z", "Kerkstraat", "123456782", "de Vries")
-SECRET = "marker-webhook-secret"
 
 # Plain payloads Temporal writes itself (vangnet/codec.py): search attributes, the SDK core's
 # patch marker and its local-activity marker bookkeeping. Everything else is encrypted.
@@ -80,31 +80,33 @@ def payloads_in_json(doc: Any, path: str = "") -> list[tuple[str, dict[str, Any]
 
 
 @pytest_asyncio.fixture
-async def receiver(store):
+async def receiver(store, monkeypatch):
     """Every party has a webhook: a real local HTTP server that keeps each request."""
+    monkeypatch.setenv("MARKER_TEST_WEBHOOK_SECRETS", SECRET)
     rec = Receiver()
     server = await asyncio.start_server(rec.handle, "127.0.0.1", 0)
     rec.port = server.sockets[0].getsockname()[1]
     async with store.sessions() as session, session.begin():
         await session.execute(sa.update(Party).values(
-            webhook_url=f"http://127.0.0.1:{rec.port}/hook", webhook_secret=SECRET))
+            webhook_url=f"http://127.0.0.1:{rec.port}/hook",
+            webhook_secret_ref="env:MARKER_TEST_WEBHOOK_SECRETS"))
     async with server:
         yield rec
 
 
-async def current_details(handle) -> str:  # noqa: ANN001
+async def current_details(handle) -> str:
     meta = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     return meta.current_details
 
 
-async def raw_signal(api, handle, name: str, body: dict[str, Any], *, wait_source: str) -> None:  # noqa: ANN001
+async def raw_signal(api, handle, name: str, body: dict[str, Any], *, wait_source: str) -> None:
     """A signal straight to Temporal (as `temporal workflow signal` sends it), then wait until
     the case recorded it."""
     await handle.signal(name, body)
     await api.settled(handle.id, body["event_id"], source=wait_source)
 
 
-async def store_dump(store) -> str:  # noqa: ANN001
+async def store_dump(store) -> str:
     """Every row of every table of the case store, as text."""
     lines = []
     async with store.engine.connect() as conn:
@@ -114,7 +116,7 @@ async def store_dump(store) -> str:  # noqa: ANN001
     return "\n".join(lines)
 
 
-def raw_db_bytes(store) -> bytes:  # noqa: ANN001
+def raw_db_bytes(store) -> bytes:
     """A SQLite store's files as bytes (pages of deleted rows too); nothing for PostgreSQL."""
     if store.engine.url.get_backend_name() != "sqlite":
         return b""
@@ -156,7 +158,8 @@ async def test_free_text_stays_encrypted_and_out_of_every_plain_place(
     # case_closed.reason: the operator closes the case; every party involved gets the message.
     r = await api.send("operator", event("case_closed", ref, reason=MARKER))
     assert r.status_code == 202, r.text
-    await handle.result()  # the run ends after its closing webhooks went out
+    await handle.result()
+    await Dispatcher(store).dispatch_due()  # the webhook outbox (issue 10): every message pushed
     details.append(await current_details(handle))
     await wait_settled(handle)
 
@@ -220,7 +223,7 @@ async def test_free_text_stays_encrypted_and_out_of_every_plain_place(
     # ---- inbox messages, webhook bodies, every row of the case store --------------------------
     messages = (await api.get("/v1/inbox?after=0&limit=100", "mpzo")).json()["messages"]
     assert {m["action"] for m in messages} >= {"mpzo_notified", "case_closed"}
-    assert receiver.requests and all(verify(SECRET, r.body, r.headers["x-vangnet-signature"])
+    assert receiver.requests and all(Webhook(SECRET).verify(r.body, r.headers)
                                      for r in receiver.requests)
     assert {json.loads(r.body)["action"] for r in receiver.requests} >= {"mpzo_notified", "case_closed"}
     assert leaks(b"\n".join(r.body for r in receiver.requests)) == []

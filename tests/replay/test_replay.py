@@ -20,6 +20,7 @@ from tests.histories import (
     encrypted_history_files,
     history_files,
     patches_taken,
+    webhook_history_files,
 )
 from tests.histories.rotation import NEW_KEY, OLD_KEY
 from vangnet import codec
@@ -29,7 +30,8 @@ from workflows import TenantCaseWorkflow
 
 FILES = history_files()
 ENCRYPTED_FILES = encrypted_history_files()
-ALL_FILES = FILES + archived_history_files() + ENCRYPTED_FILES
+WEBHOOK_FILES = webhook_history_files()
+ALL_FILES = FILES + archived_history_files() + ENCRYPTED_FILES + WEBHOOK_FILES
 
 
 def test_there_are_histories_for_every_path():
@@ -48,19 +50,37 @@ def test_the_current_histories_are_made_by_the_current_code():
     # timeline to archive (long_timeline, every run of it).
     archiving = {f.name for f in history_files("long_timeline")}
     assert archiving
-    current = {"lean-steps-v1", "no-case-falls-through-v1"}
+    current = {"lean-steps-v1", "no-case-falls-through-v1", "case-list-v1"}
     assert {f.name: patches_taken(f) for f in FILES} == {
         f.name: current | {"intake-keeps-its-word-v1"} if f.name in archiving else current
         for f in FILES}
 
 
+def test_a_case_with_webhooks_leaves_pushing_to_the_outbox():
+    """Issue 10: a case whose party has a webhook takes webhooks-outbox-v1 and runs no push; a
+    run that pushed itself (webhooks-v1, before the outbox) is kept and replays too."""
+    names = {f.parent.name + "/" + f.name for f in WEBHOOK_FILES}
+    assert "webhooks/webhook_outbox.json" in names
+    for f in WEBHOOK_FILES:
+        text = f.read_text(encoding="utf-8")
+        if f.parent.name == "webhooks":
+            assert {"webhooks-outbox-v1", "case-list-v1"} <= patches_taken(f)
+            assert "webhooks-v1" not in patches_taken(f)
+            assert "deliver_webhook" not in text
+        else:
+            assert "webhooks-v1" in patches_taken(f) and "deliver_webhook" in text
+
+
 def test_the_code_before_each_patch_is_kept():
     assert {p.parent.name for p in archived_history_files()} >= {
         "before-lean-steps-v1", "before-intake-keeps-its-word-v1",
-        "before-no-case-falls-through-v1"}
+        "before-no-case-falls-through-v1", "before-case-list-v1"}
     for f in archived_history_files():
         if f.parent.name == "before-no-case-falls-through-v1":
             assert patches_taken(f) == {"lean-steps-v1"}
+        if f.parent.name == "before-case-list-v1":  # issue 10: made by the code before the list
+            assert "case-list-v1" not in patches_taken(f)
+            assert {"lean-steps-v1", "no-case-falls-through-v1"} <= patches_taken(f)
 
 
 def test_the_encrypted_histories_are_encrypted_across_a_key_rotation():
@@ -73,7 +93,7 @@ def test_the_encrypted_histories_are_encrypted_across_a_key_rotation():
         assert {codec.key_id_of(p) for p in payloads if codec.is_encrypted(p)} == {OLD_KEY, NEW_KEY}
         start = history.events[0].workflow_execution_started_event_attributes
         assert codec.is_encrypted(start.input.payloads[0])
-    def plain(path):  # noqa: ANN001, ANN202
+    def plain(path):
         history = WorkflowHistory.from_json("fixture", path.read_text(encoding="utf-8"))
         return not any(codec.is_encrypted(p) for e in history.events for p in codec.payloads_in(e))
 

@@ -9,13 +9,13 @@ import asyncio
 import csv
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-import starter.archive  # noqa: F401 - registers the commands
-import starter.report  # noqa: F401
+import starter.archive
+import starter.report
 import starter.simulate  # noqa: F401
 from starter.cli import app
 from vangnet import calendar
@@ -30,13 +30,13 @@ from vangnet.simulation import plan_region
 SEED, TENANCIES, MONTHS = 23, 24, 9
 
 
-def _next_quarter():  # noqa: ANN202
+def _next_quarter():
     today = calendar.local_date(datetime.now(UTC))
     q = (today.month - 1) // 3 + 1
     return quarter(today.year + (q == 4), 1 if q == 4 else q + 1)
 
 
-def _first(timeline, kinds, category, after=None):  # noqa: ANN001, ANN202
+def _first(timeline, kinds, category, after=None):
     for e in timeline:
         at = parse_time(e["at"])
         if e["category"] == category and e["kind"] in kinds and (after is None or at >= after):
@@ -65,7 +65,7 @@ def _funnel(timeline: list[dict], start: datetime, end: datetime) -> dict[str, i
             "regeling": int(arrangement is not None), "opgelost": int(resolved is not None)}
 
 
-def _sheet(wb, name: str) -> list[list]:  # noqa: ANN001
+def _sheet(wb, name: str) -> list[list]:
     """The table's rows: from row 4 to the first empty row (the note follows it)."""
     rows = []
     for r in wb[name].iter_rows(min_row=4, values_only=True):
@@ -178,7 +178,7 @@ async def test_the_report_of_a_simulated_region_matches_its_timelines(
     rows = list(csv.reader((public / xlsx.name.replace(".xlsx", "-keten.csv"))
                            .open(encoding="utf-8-sig"), delimiter=";"))
     shown = {r[0]: r[1] for r in rows[1:]}
-    for label, step in zip(labels, ("signaal", "contact", "hulp", "regeling", "opgelost")):
+    for label, step in zip(labels, ("signaal", "contact", "hulp", "regeling", "opgelost"), strict=False):
         n = funnel[step]
         assert shown[label] == ("<5" if 0 < n < 5 else str(n))
     assert not list(public.glob("*-gemist.csv"))

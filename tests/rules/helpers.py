@@ -201,7 +201,8 @@ def check_invariants(state: CaseState, now: datetime, previous: CaseState | None
         # A1: an open case always owes something by a date
         assert state.deadlines, (state.stage, "open case without a deadline")
     if state.stage == Stage.aftercare:
-        assert set(state.deadlines) <= {AFTERCARE_END}
+        # its own timer, and A1's MPZO plan clock when a concern was reported in aftercare (R5d)
+        assert set(state.deadlines) <= {AFTERCARE_END, MPZO_PLAN_DEADLINE}
         assert state.collection == Collection.active
         assert state.eviction_date is None
     if state.stage == Stage.care:

@@ -416,3 +416,24 @@ def test_whole_episode_from_arrears_to_eviction():
     kinds = [(e["category"], e["kind"]) for e in case.timeline()]
     assert ("deadline", CRISIS_MEETING_DEADLINE) in kinds
     assert kinds[-1] == ("action", "case_closed")
+
+
+def test_r5d_a1_a_concern_in_aftercare_reports_to_the_mpzo_and_starts_its_plan_clock():
+    """R5(d) "any concern" holds in aftercare too, and A1's plan deadline follows the first report
+    of the stretch; aftercare goes on (its own clock keeps running): a concern is not a relapse."""
+    from vangnet.rules import MPZO_PLAN_DEADLINE
+
+    case = opened()
+    pay_off(case, ams(2025, 3, 20, 10))
+    step = case.send("concern_reported", at=ams(2025, 4, 1, 10), kind="confused_behaviour")
+    assert [a.action for a in step.actions] == ["mpzo_notified"]
+    assert case.stage == Stage.aftercare and case.state.track == Track.spoor_2
+    assert set(case.deadlines) == {AFTERCARE_END, MPZO_PLAN_DEADLINE}
+    assert case.deadlines[AFTERCARE_END] == midnight(date(2025, 9, 20))
+    due = case.deadlines[MPZO_PLAN_DEADLINE]
+    fired = case.advance_to(due)
+    assert shape(fired) == [act("escalation_raised", "mpzo", reason="mpzo_plan_overdue")]
+    # the clock re-arms until the plan is there (A1); aftercare's own end stays where it was
+    assert case.stage == Stage.aftercare and case.deadlines[MPZO_PLAN_DEADLINE] > due
+    case.send("mpzo_plan_ready", at=due + timedelta(days=1))
+    assert set(case.deadlines) == {AFTERCARE_END}

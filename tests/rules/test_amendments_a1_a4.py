@@ -62,7 +62,10 @@ def in_debt_help(**kw) -> CaseDriver:
     return case
 
 
-def crisis(at=ams(2025, 6, 12, 10), eviction_date="2025-07-10") -> CaseDriver:
+CRISIS_AT = ams(2025, 6, 12, 10)
+
+
+def crisis(at=CRISIS_AT, eviction_date="2025-07-10") -> CaseDriver:
     case = opened()
     case.send("eviction_announced", at=at, eviction_date=eviction_date)
     assert case.stage == Stage.crisis

@@ -258,7 +258,7 @@ def test_a12_an_unforeseen_error_in_a_handler_ignores_that_event_only(monkeypatc
     case = opened()
     before = core(case.state)
 
-    def broken(work, event):  # noqa: ANN001
+    def broken(work, event):
         work.s.arrears_cents = 1  # half-done work must not survive
         raise ZeroDivisionError("division by zero")
 
@@ -279,7 +279,7 @@ def test_a12_a_failing_deadline_is_dropped_undone_and_the_others_still_fire(monk
     case = opened()
     case.send("reminder_sent", at=ams(2025, 3, 15), tenant_objects_to_signal=False)
 
-    def broken(work):  # noqa: ANN001
+    def broken(work):
         work.act("early_signal_submitted", [])  # half-done work must not survive
         raise KeyError("x")
 
@@ -297,7 +297,7 @@ def test_a12_a_failing_deadline_is_dropped_undone_and_the_others_still_fire(monk
 def test_a12_a_deadline_that_keeps_rearming_in_the_past_is_stopped(monkeypatch):
     case = opened()
 
-    def again(work):  # noqa: ANN001
+    def again(work):
         work.set_deadline(MPZO_MONTHS_THRESHOLD, work.now - timedelta(days=1))
 
     monkeypatch.setitem(machinery.DEADLINE_HANDLERS, MPZO_MONTHS_THRESHOLD, again)
@@ -355,5 +355,5 @@ def test_a_step_shares_the_timeline_entries_it_did_not_make():
     event = case.event("progress_reported", now=to_utc(ams(2025, 3, 12)), source=TEAM)
     step = apply_event(state, event, to_utc(ams(2025, 3, 12)))
     assert step.state.timeline[: len(state.timeline)] == state.timeline
-    assert all(a is b for a, b in zip(step.state.timeline, state.timeline))
+    assert all(a is b for a, b in zip(step.state.timeline, state.timeline, strict=False))
     assert len(step.state.timeline) == len(state.timeline) + 1

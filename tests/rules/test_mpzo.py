@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from vangnet.domain import Collection, Stage, Track
 from vangnet import calendar
+from vangnet.domain import Collection, Stage, Track
 from vangnet.rules import (
     CASE_REVIEW_DUE,
     CRISIS_MEETING_DEADLINE,

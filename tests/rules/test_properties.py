@@ -6,7 +6,7 @@ it (A12).
 
 The per-step invariants live in helpers.check_invariants (run by the driver after every step):
 exactly one stage once opened; closed <=> stage closed <=> outcome set; no deadlines when closed;
-no deadline left overdue; aftercare holds only its own timer; track spoor_2 <=> MPZO involved;
+no deadline left overdue; aftercare holds only its own timer and the MPZO plan clock; track spoor_2 <=> MPZO involved;
 collection pause and its timer agree; actions numbered 1..n; the input state never mutated; and,
 under §11, a next deadline for every open case and at most SEEN_EVENT_IDS_LIMIT remembered ids.
 
@@ -32,6 +32,9 @@ START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 EVENT_TYPES = sorted(EVENT_SENDERS)
 SOURCES = sorted(set(DORDRECHT_PARTIES) | set(GORINCHEM_PARTIES) | {"stranger"})
 EXAMPLES = int(os.environ.get("VANGNET_PROPERTY_EXAMPLES", "300"))
+# CI runs a fixed draw (the same examples every run, so a red build is reproducible and never
+# a coin toss); VANGNET_PROPERTY_EXAMPLES switches to fresh random draws for exploration.
+DERANDOMIZE = "VANGNET_PROPERTY_EXAMPLES" not in os.environ
 
 # Plausible dates around the case's life, and a few that A12 refuses.
 plausible_dates = st.dates(min_value=date(2024, 9, 1), max_value=date(2027, 6, 30))
@@ -155,7 +158,7 @@ def _implausible(fields: dict) -> bool:
                for v in fields.values())
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.too_slow])
 @given(
     rules_version=st.sampled_from([RULES_WITH_AMENDMENTS] * 4 + [RULES_BEFORE_AMENDMENTS]),
@@ -230,7 +233,7 @@ help_steps = st.tuples(st.integers(0, 100 * 24 * 60), st.sampled_from(HELP_TYPES
     lambda g_t: st.tuples(st.just(g_t[0]), st.just(g_t[1]), _help_fields.get(g_t[1], _no_fields)))
 
 
-@settings(max_examples=EXAMPLES // 3, deadline=None, database=None,
+@settings(max_examples=EXAMPLES // 3, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.too_slow])
 @given(months=st.sampled_from([0.5, 1, 1.5]), rest=st.lists(help_steps, min_size=1, max_size=15))
 def test_a1_help_that_starts_stalls_and_ends_always_leaves_a_deadline(months, rest):

@@ -30,7 +30,7 @@ OPERATIONS_HISTORIES = HISTORIES / "operations"
 REGENERATE = os.environ.get("VANGNET_REGENERATE_HISTORIES") == "1"
 
 
-async def _eventually(check, timeout: float = WAIT):  # noqa: ANN001, ANN202
+async def _eventually(check, timeout: float = WAIT):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not (value := await check()):
@@ -39,13 +39,13 @@ async def _eventually(check, timeout: float = WAIT):  # noqa: ANN001, ANN202
     return value
 
 
-async def _trigger_once(client: Client, schedule_id: str, result_type: type):  # noqa: ANN202
+async def _trigger_once(client: Client, schedule_id: str, result_type: type):
     """Trigger the schedule and return the result of the workflow run it started."""
     handle = client.get_schedule_handle(schedule_id)
     before = len((await handle.describe()).info.recent_actions)
     await handle.trigger()
 
-    async def started():  # noqa: ANN202
+    async def started():
         actions = (await handle.describe()).info.recent_actions
         return actions[-1].action if len(actions) > before else None
 
@@ -133,6 +133,6 @@ async def test_each_schedule_runs_when_triggered(temporal_env, task_queue, tmp_p
         for schedule in (ARCHIVER, QUARTERLY, ANNUAL, PURGE):
             try:
                 await client.get_schedule_handle(f"{prefix}{schedule}").delete()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         await store.close()

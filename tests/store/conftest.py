@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlmodel import SQLModel
 
-from vangnet.settings import ROOT, Settings
 import vangnet.store.models  # noqa: F401  (every table on SQLModel.metadata)
+from vangnet.settings import ROOT, Settings
 from vangnet.store import Store, migrate, normalize_url
 from vangnet.store.registry import load_registry
 
@@ -128,6 +128,16 @@ def pg_store_url(pg_server: PgServer) -> URL:
     return _run_in_thread(create())
 
 
+async def emptied_pg_store(url: str, settings: Settings) -> Store:
+    """The PostgreSQL test database as a store: every model table emptied, the registry loaded."""
+    s = Store.from_url(url, settings)
+    async with s.engine.begin() as conn:
+        tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)  # every model table
+        await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
+    await load_registry(s.sessions, REGISTRY_FILE)
+    return s
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings().model_copy(update={"registry_file": REGISTRY_FILE, "policy_file": POLICY_FILE})
@@ -139,12 +149,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path, settings: Settin
     if request.param == "sqlite":
         s = await Store.open(settings, url=f"sqlite:///{tmp_path / 'data' / 'store.db'}")
     else:
-        url = request.getfixturevalue("pg_store_url")
-        s = Store.from_url(url, settings)
-        async with s.engine.begin() as conn:
-            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)  # every model table
-            await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
-        await load_registry(s.sessions, REGISTRY_FILE)
+        s = await emptied_pg_store(request.getfixturevalue("pg_store_url"), settings)
     try:
         yield s
     finally:

@@ -429,7 +429,7 @@ async def test_webhook_messages_follow_the_registry_at_delivery(
     with_hook = REGISTRY_TEXT.replace(
         'name = "Sociale Dienst Drechtsteden"',
         'name = "Sociale Dienst Drechtsteden"\nwebhook_url = "https://sdd.example/vangnet"\n'
-        'webhook_secret = "not-a-real-secret"',
+        'webhook_secret_ref = "env:SDD_WEBHOOK_SECRETS"',
     )
     assert with_hook != REGISTRY_TEXT
     await _load(store, tmp_path, with_hook)

@@ -28,11 +28,11 @@ from vangnet.audit import CaseReplayer, audit_episode, read_history_files
 from vangnet.store import Store
 
 
-async def _archive(store: Store, name: str, statuses: list[str] | None = None):  # noqa: ANN202
+async def _archive(store: Store, name: str, statuses: list[str] | None = None):
     [runs] = read_history_files(history_files(name))
     replayer = CaseReplayer(quiet=True)
     statuses = statuses or (["continued_as_new"] * (len(runs) - 1) + ["completed"])
-    for run, status in zip(runs, statuses):
+    for run, status in zip(runs, statuses, strict=False):
         episode = await replayer.replay([run])
         assert await save_row(store.sessions, row_values(run, status, episode.state,
                                                           episode.deterministic))
@@ -45,7 +45,7 @@ async def test_a_history_round_trips_and_replays_as_before(store: Store) -> None
     loaded = await load_episode(store.sessions, runs[0].case_id)
     assert [r.run_id for r in loaded] == [r.run_id for r in runs]
     assert all(r.source == "archive" for r in loaded)
-    for a, b in zip(runs, loaded):
+    for a, b in zip(runs, loaded, strict=False):
         assert list(a.history.events) == list(b.history.events)  # event for event, field for field
     replayer = CaseReplayer(quiet=True)
     live = audit_episode(await replayer.replay(runs))

@@ -60,7 +60,7 @@ async def test_migrate_applies_on_empty_db_from_any_cwd_and_is_idempotent(
     try:
         assert await current_revision(engine) is None
         await migrate(empty_db)
-        assert await current_revision(engine) == HEAD == "0005_i9"
+        assert await current_revision(engine) == HEAD == "0006_i10"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         assert set(TABLES) <= names

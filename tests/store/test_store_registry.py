@@ -122,7 +122,7 @@ async def test_a_cases_parties_answer_as_the_whole_registry(
         case = await read_case_parties(s, corporation, municipality)
         whole = await read_parties(s)
 
-    def answers(parties):  # noqa: ANN001, ANN202
+    def answers(parties):
         out = {
             "corporation": _answer(lambda: parties.require_kind(corporation, PartyKind.corporation)),
             "municipality": _answer(lambda: parties.municipality(municipality)),

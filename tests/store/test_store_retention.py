@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from tests.histories import history_files
 from vangnet.archive import row_values, save_row
 from vangnet.audit import CaseReplayer, read_history_files
+from vangnet.case_messages import TimelineArchive
 from vangnet.domain import CaseProjection, Outcome, Stage, Track
 from vangnet.retention import RetentionPolicy, purge_expired
 from vangnet.settings import ROOT
@@ -22,7 +23,6 @@ from vangnet.store.cases import upsert_case
 from vangnet.store.inbox import deliver
 from vangnet.store.intake_events import Verdict, record_verdicts
 from vangnet.store.timeline import archive_entries
-from vangnet.case_messages import TimelineArchive
 
 NOW = datetime(2032, 6, 1, tzinfo=UTC)
 POLICY = RetentionPolicy()

@@ -28,12 +28,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.testing._timeskipping import TimeSkipper, TimeSkippingConfig
+from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
-from tests.conftest import temporal_binary
-from vangnet.settings import Settings
-from vangnet.store.apikeys import create_key
-from vangnet.temporal_client import project_data_converter
+from tests.conftest import free_port, temporal_binary
+from vangnet import devserver
 from vangnet.scenarios import (
     InDays,
     Region,
@@ -44,8 +42,10 @@ from vangnet.scenarios import (
     wait,
     wait_settled,
 )
-from vangnet.search_attributes import dev_server_flags
+from vangnet.settings import Settings
 from vangnet.store import Store
+from vangnet.store.apikeys import create_key
+from vangnet.temporal_client import project_data_converter
 from workers import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,12 +81,6 @@ def chromium_path() -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     """Until the server accepts connections on `port` (or has died)."""
     deadline = time.monotonic() + timeout
@@ -120,10 +114,9 @@ def ui_server(tmp_path_factory) -> dict[str, Any]:
     procs = []
     try:
         procs.append(subprocess.Popen(
-            [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-             "--ui-port", str(ui_port), "--log-level", "error", "--ui-disable-news-fetch",
-             "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-             "--ui-codec-endpoint", codec_url, *dev_server_flags()],
+            [temporal_binary(), "server", "start-dev", *devserver.start_dev_args(
+                port=port, ui_port=ui_port, log_level="error", news_flag=True,
+                codec_endpoint=codec_url, search_attributes=devserver.search_attribute_flags())],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         ))
         procs.append(subprocess.Popen(
@@ -164,7 +157,7 @@ async def operator_key(store: Store, role: str = "operator", party: str | None =
     return key
 
 
-async def log_in(page, codec_url: str, key: str) -> None:  # noqa: ANN001 - a Playwright page
+async def log_in(page, codec_url: str, key: str) -> None:  # a Playwright page
     """What an operator does once per browser session: the codec server's login page."""
     from playwright.async_api import expect
 
@@ -174,7 +167,7 @@ async def log_in(page, codec_url: str, key: str) -> None:  # noqa: ANN001 - a Pl
     await expect(page.get_by_text("Ingelogd als")).to_be_visible()
 
 
-async def use_codec_with_credentials(page, base: str, codec_url: str) -> None:  # noqa: ANN001
+async def use_codec_with_credentials(page, base: str, codec_url: str) -> None:
     """The Web UI's *Codec Server* settings, as the README tells operators to set them: this
     browser's endpoint, with "Include cross-origin credentials" (so the login cookie goes along)."""
     from playwright.async_api import expect
@@ -222,7 +215,7 @@ async def crisis_case(ui_server, ui_store) -> AsyncIterator[str]:
         results = await run_all(skipper, scenarios, task_queue=task_queue,
                                 region=Region.from_registry(), concurrency=len(scenarios),
                                 settle=True)
-        for scenario, result in zip(scenarios, results):
+        for scenario, result in zip(scenarios, results, strict=False):
             assert isinstance(result, RunResult), result
             await wait_settled(result.handle)
             stage = (await result.handle.query("status"))["stage"]
@@ -282,7 +275,7 @@ async def test_a_case_in_crisis_reads_well_in_the_web_ui(ui_server, crisis_case,
             shutil.copyfile(shot, IMAGES / shot.name)
 
 
-async def run_query(page, name: str) -> str:  # noqa: ANN001 - a Playwright page
+async def run_query(page, name: str) -> str:  # a Playwright page
     """The Queries tab: pick a query by name, run it, return the result as the UI shows it."""
     from playwright.async_api import expect
 
@@ -312,7 +305,7 @@ async def test_the_web_ui_decrypts_a_case_only_for_a_logged_in_operator_or_audit
     party = await operator_key(ui_store, "party", "poort6")
     log_start = len(ui_server["codec_log"].read_text())
 
-    async def shows_encrypted(page) -> None:  # noqa: ANN001
+    async def shows_encrypted(page) -> None:
         await page.goto(case_page)
         # the UI tried the codec server and says so; the input is the ciphertext as stored
         await expect(page.get_by_role("alert").filter(

@@ -30,7 +30,7 @@ def carried(state: CaseState, archived: int) -> int:
     return len(payload.model_dump_json().encode())
 
 
-def events(n: int):  # noqa: ANN201
+def events(n: int):
     """A month-end worth of traffic and then some: payments (applied), events the case ignores,
     and repeats, in turn."""
     arrears = 9_000_000

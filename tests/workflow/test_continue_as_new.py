@@ -61,7 +61,7 @@ async def test_continue_as_new_keeps_status_timeline_and_messages(cases):
     assert await case.run_id() not in (first_run,)
 
     # The timeline only ever grew: each snapshot is a prefix of the next, across runs.
-    for earlier, later in zip(timelines, timelines[1:]):
+    for earlier, later in zip(timelines, timelines[1:], strict=False):
         assert later[: len(earlier)] == earlier
     timeline = timelines[-1]
     assert [(t["category"], t["kind"]) for t in timeline] == [

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from temporalio.worker import Replayer
 
-from tests.histories.rotation import NEW_KEY, OLD_KEY, run_rotated_case, rotation_keyrings
+from tests.histories.rotation import NEW_KEY, OLD_KEY, rotation_keyrings, run_rotated_case
 from vangnet import codec
 from vangnet.audit import CaseReplayer, fetch_episode
 from workflows import TenantCaseWorkflow

@@ -14,7 +14,7 @@ from vangnet import calendar, rules
 SOCIAL_TEAM = "sociale-wijkteams-dordrecht"
 
 
-async def _alive(case) -> dict:  # noqa: ANN001
+async def _alive(case) -> dict:
     """The case runs and owes something by a date (A1)."""
     assert (await case.handle.describe()).status == WorkflowExecutionStatus.RUNNING
     status = await case.status()
@@ -185,7 +185,7 @@ async def test_a12_bad_input_never_stops_a_case(cases, monkeypatch):
     assert (status["stage"], status["arrears_cents"]) == ("arrears", 85_000)
 
     # An error no rule foresaw, in a handler: that event is ignored, the next one applied.
-    def broken(work, event):  # noqa: ANN001
+    def broken(work, event):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setitem(rules.step.HANDLERS, "judgment_given", broken)
@@ -197,7 +197,7 @@ async def test_a12_bad_input_never_stops_a_case(cases, monkeypatch):
     # ... and outside any handler (the workflow's own net).
     real = rules.apply_payload
 
-    def failing(state, name, payload, now):  # noqa: ANN001
+    def failing(state, name, payload, now):
         if name == "concern_reported":
             raise RuntimeError("boom")
         return real(state, name, payload, now)
@@ -210,7 +210,7 @@ async def test_a12_bad_input_never_stops_a_case(cases, monkeypatch):
         {"event_id": "c-1", "source": "woonbron", "reason": "internal_error: RuntimeError"})
 
     # A deadline whose handler fails is recorded and dropped; the others still fire.
-    def broken_deadline(work):  # noqa: ANN001
+    def broken_deadline(work):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setitem(rules.step.DEADLINE_HANDLERS, "early_signal_due", broken_deadline)

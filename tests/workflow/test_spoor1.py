@@ -44,7 +44,7 @@ async def test_spoor1_from_arrears_to_resolved(cases):
         "ArrearsMonths": 1,
         "NextDeadline": early_due,
         # Set by the SDK for each patch a run took: operators can find cases by code version.
-        "TemporalChangeVersion": ["lean-steps-v1", "no-case-falls-through-v1"],
+        "TemporalChangeVersion": ["case-list-v1", "lean-steps-v1", "no-case-falls-through-v1"],
     }
 
     # R2: the reminder is recorded; at 30 days the early signal goes to the municipality by RIS.

@@ -1,229 +1,115 @@
-"""The compliance check: which obligations of the agreement applied to a case, and for each
-whether it was met, late (by how much), missed, overdue (case still open) or pending (not due yet).
+"""The compliance check: which obligations of the agreement (RULES.md §6, §8, and the amendments
+of §11, A1-A9) applied to a case, and for each whether it was met, late (by how much), missed,
+overdue (case still open) or pending (not due yet).
 
 Input is what the case itself recorded: its timeline and the policy it ran under (both from the
 replayed state), read against RULES.md and `vangnet.calendar`. Obligations are counted from when
 things *happened* (`occurred_at`, where a party gave it), not from when vangnet heard of them: a
 summons reported nine days after it was served makes a MPZO report nine days late, and the note
-says who reported late. Days are Dutch calendar days; the crisis meeting counts working days.
+says who reported late. Days are Dutch calendar days; the crisis meeting and the MPZO's plan
+count working days.
 
-Verdicts: an obligation done on or before its due day is `met`, after it `late`. One never done
-is `missed` when the case closed or moved on after the due day (for example the arrears were paid
-while the crisis meeting was still owed), `overdue` while the case is open and the day has passed,
-`pending` before it. An obligation that stopped applying before its due day is not listed.
+Verdicts (see vangnet.audit.obligations): an obligation done on or before its due day is `met`,
+after it `late`. One never done is `missed` when the case closed or moved on after the due day
+(for example the arrears were paid while the crisis meeting was still owed), and one of vangnet
+itself also when the case took later steps after the due day without it (vangnet acts in the
+step in which a thing falls due, or never); `overdue` while the case is open and the day has
+passed, `pending` before it. An obligation that stopped applying before its due day is not listed.
+
+Every case is rated against the agreement as amended (§11), also one that ran under the rules
+before it: that is how a case that fell through shows up. Such a case recorded as `ignored` some
+events that §11 gives a meaning (`AMENDED_FACTS`, e.g. a tenant dropping out of debt help, A2);
+the check reads them as having happened. A10-A12 (policy bounds, texts, bad input) create no
+obligation with a date; A8 only keeps the municipality's deadline where the first self-referral
+put it. Which obligation rates each name of the vocabulary: vangnet.audit.rulebook
+(tests/audit/test_compliance_rules.py fails when a name has none). The case's clocks that arm
+the obligations: vangnet.audit.clocks.
+
+Not rated (yet): the second and later escalations of a clock that keeps running out (A1 re-arms
+it; one escalation per missed period is rated), and A1's fallback review outside the review
+stages (a case that owes nothing else).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from vangnet import calendar, vocabulary
+from vangnet import calendar
+from vangnet.audit.clocks import CaseClocks
+from vangnet.audit.obligations import (
+    LATE,
+    MET,
+    MISSED,
+    OVERDUE,
+    PENDING,
+    VANGNET,
+    VERDICTS,
+    Entry,
+    Finding,
+    action,
+    describe,
+    events,
+    stops,
+)
 from vangnet.audit.references import parse_time
+from vangnet.audit.rulebook import (
+    ACTION_OBLIGATIONS,
+    DEADLINE_OBLIGATIONS,
+    ESCALATION_OBLIGATIONS,
+    MPZO_OBLIGATIONS,
+    OBLIGATIONS,
+    escalation,
+)
+from vangnet.vocabulary import Escalation
 
-MET, LATE, MISSED, OVERDUE, PENDING = "met", "late", "missed", "overdue", "pending"
-VERDICTS = (MET, LATE, MISSED, OVERDUE, PENDING)
-VANGNET = "vangnet"
-
-HELP_EVENTS = frozenset({"help_accepted", "debt_help_started", "payment_arrangement_agreed"})
-RESPONSE_EVENTS = HELP_EVENTS | {"help_refused", "no_contact", "signal_bounced"}
-NOT_TAKEN_UP_EVENTS = frozenset({"signal_bounced", "no_contact", "help_refused"})
-
-# (rule, title) of each MPZO reason's obligation: from the catalogue (vangnet.vocabulary).
-MPZO_TITLES = {str(r): (row.rule, row.title) for r, row in vocabulary.MPZO_REASONS.items()}
-
-
-@dataclass
-class Finding:
-    obligation: str
-    rule: str
-    title: str
-    responsible: str
-    trigger: str
-    trigger_at: datetime
-    due_at: datetime
-    due_day: date  # the last day on which it is on time (Dutch local date)
-    done_at: datetime | None
-    verdict: str
-    late_days: int | None = None  # calendar days after the due day
-    late_working_days: int | None = None  # only for obligations counted in working days
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def late_by(self) -> str | None:
-        if self.late_days is None:
-            return None
-        text = _days(self.late_days)
-        if self.late_working_days is not None:
-            text = f"{self.late_working_days} working day{'s' if self.late_working_days != 1 else ''} ({text})"
-        return text
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key in ("trigger_at", "due_at", "done_at"):
-            out[key] = out[key].isoformat() if out[key] else None
-        out["due_day"] = self.due_day.isoformat()
-        out["late_by"] = self.late_by
-        return out
+__all__ = ["ACTION_OBLIGATIONS", "DEADLINE_OBLIGATIONS", "ESCALATION_OBLIGATIONS", "LATE", "MET",
+           "MISSED", "MPZO_OBLIGATIONS", "OBLIGATIONS", "OVERDUE", "PENDING", "VANGNET",
+           "VERDICTS", "Finding", "check", "tally"]
 
 
-def _days(n: int) -> str:
-    return f"{n} day{'s' if n != 1 else ''}"
+# Events the rules before §11 recorded as `ignored` (no rule for them) that §11 gives a meaning:
+# kind -> a part of the reason they were ignored with.
+AMENDED_FACTS = {
+    "help_refused": "help was already accepted",  # A2
+    "no_contact": "help was already accepted",  # A2
+    "debt_help_ended": "is not known to the rules",  # A2
+    "progress_reported": "is not known to the rules",  # A1
+    "eviction_announced": "the case is in aftercare",  # A4
+}
 
 
-@dataclass
-class _Entry:
-    category: str
-    kind: str
-    at: datetime
-    detail: dict[str, Any]
-
-    @property
-    def happened(self) -> datetime:
-        """When it happened in the world: `occurred_at` where given (and not after receipt)."""
-        occurred = self.detail.get("occurred_at")
-        if self.category == "event" and occurred:
-            when = parse_time(occurred)
-            if when < self.at:
-                return when
-        return self.at
-
-    def is_event(self, *kinds: str) -> bool:
-        return self.category == "event" and self.kind in kinds
-
-    def is_action(self, kind: str, reason: str | None = None) -> bool:
-        return (self.category == "action" and self.kind == kind
-                and (reason is None or self.detail.get("reason") == reason))
-
-
-def _never(_: _Entry) -> bool:
-    return False
-
-
-@dataclass
-class _Open:
-    key: str
-    rule: str
-    title: str
-    responsible: str
-    trigger: str
-    trigger_at: datetime
-    due_at: datetime
-    fulfil: Callable[[_Entry], datetime | None]
-    cancel: Callable[[_Entry], bool] = _never
-    working_days: int | None = None  # due counted in working days from the trigger day
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def due_day(self) -> date:
-        if self.working_days is not None:
-            return calendar.add_working_days(calendar.local_date(self.trigger_at), self.working_days)
-        return calendar.local_date(self.due_at)
-
-    def finding(self, verdict: str, done_at: datetime | None) -> Finding:
-        late_days = late_wd = None
-        if verdict == LATE and done_at is not None:
-            done_day = calendar.local_date(done_at)
-            late_days = (done_day - self.due_day).days
-            if self.working_days is not None:
-                late_wd = _working_days_between(self.due_day, done_day)
-        return Finding(
-            obligation=self.key, rule=self.rule, title=self.title,
-            responsible=self.responsible, trigger=self.trigger, trigger_at=self.trigger_at,
-            due_at=self.due_at, due_day=self.due_day, done_at=done_at, verdict=verdict, late_days=late_days,
-            late_working_days=late_wd, notes=list(self.notes),
-        )
-
-
-def _working_days_between(start: date, end: date) -> int:
-    """Working days after `start` up to and including `end`."""
-    count, day = 0, start
-    while day < end:
-        day += timedelta(days=1)
-        if calendar.is_working_day(day):
-            count += 1
-    return count
-
-
-def _action(kind: str, reason: str | None = None) -> Callable[[_Entry], datetime | None]:
-    return lambda e: e.at if e.is_action(kind, reason) else None
-
-
-def _events(*kinds: str) -> Callable[[_Entry], datetime | None]:
-    return lambda e: e.happened if e.is_event(*kinds) else None
-
-
-def _stops(*, events: tuple[str, ...] = (), actions: tuple[str, ...] = ("case_closed",)
-           ) -> Callable[[_Entry], bool]:
-    return lambda e: e.is_event(*events) or (e.category == "action" and e.kind in actions)
-
-
-class _Checker:
-    def __init__(self, state: dict[str, Any], as_of: datetime) -> None:
-        context = state.get("context") or {}
-        self.policy: dict[str, Any] = dict(context.get("policy") or {})
-        self.corporation = state.get("corporation", "?")
-        self.municipality = state.get("municipality", "?")
-        self.social_service = context.get("social_service", "social service")
-        self.as_of = as_of
-        self.closed = bool(state.get("closed"))
-        self.open: list[_Open] = []
-        self.findings: list[Finding] = []
-        self.keys: set[str] = set()  # obligations that applied once per case
-        # what the case looks like so far
-        self.arrears_since: date | None = None
-        self.arrears_cents = 0
-        self.rent = 0
-        self.help = self.self_referral = self.signal_done = self.objected = False
-        self.summons = self.crisis = self.nuisance = self.paused = self.aftercare = False
-        self.moratorium_requested = self.consultation = False
-        self.eviction_date: date | None = None
-        self.mpzo_reasons: set[str] = set()
-
-    # -- bookkeeping ---------------------------------------------------------------------------
-
-    def add(self, ob: _Open, once: bool = True) -> _Open | None:
-        if once and ob.key in self.keys:
-            return None
-        self.keys.add(ob.key)
-        self.open.append(ob)
-        return ob
-
-    def find(self, key: str) -> _Open | None:
-        return next((o for o in self.open if o.key == key), None)
-
-    def _late_report_note(self, e: _Entry, ob: _Open) -> None:
-        happened = calendar.local_date(e.happened)
-        lag = (calendar.local_date(e.at) - happened).days
-        if lag > 0:
-            ob.notes.append(
-                f"{e.kind} happened {happened.isoformat()} and was reported {_days(lag)} later "
-                f"by {e.detail.get('source', '?')}"
-            )
-
-    def at_once(self, key: str, rule: str, title: str, e: _Entry,
-                fulfil: Callable[[_Entry], datetime | None], responsible: str = VANGNET,
-                cancel: Callable[[_Entry], bool] = _never, once: bool = True) -> None:
-        ob = self.add(_Open(key, rule, title, responsible, _describe(e), e.happened, e.happened,
-                            fulfil, cancel), once=once)
-        if ob is not None:
-            self._late_report_note(e, ob)
-
-    def mpzo(self, reason: str, e: _Entry) -> None:
-        if reason in self.mpzo_reasons or self.find(f"mpzo:{reason}"):
-            return
-        rule, title = MPZO_TITLES[reason]
-        self.at_once(f"mpzo:{reason}", rule, title.format(**self.policy), e,
-                     _action("mpzo_notified", reason))
+class _Checker(CaseClocks):
+    """The walk along the timeline: what each entry meets, ends or arms."""
 
     # -- the walk ------------------------------------------------------------------------------
 
-    def feed(self, e: _Entry) -> None:
+    def advance(self, now: datetime) -> None:
+        """What falls due by `now` without an entry of its own: an escalation owed because an
+        obligation ran out (A1, `Open.escalation`), the end of a granted moratorium (A4)."""
+        for ob in [*self.open, *([self.review] if self.review else [])]:
+            if ob.escalation and ob.due_at <= now and ob.escalated_for != ob.due_at:
+                ob.escalated_for = ob.due_at
+                key, _, _, reason = ob.escalation
+                self.add(self.new(key, VANGNET, f"{ob.key} not done by its due day",
+                                  ob.due_at, ob.due_at, action("escalation_raised", reason),
+                                  stops(actions=("aftercare_started", "case_closed"))),
+                         once=False)
+        if self.moratorium_until and now >= calendar.start_of_day(
+                self.moratorium_until + timedelta(days=1)):
+            until, self.moratorium_until = self.moratorium_until, None
+            self.meeting_pending = False  # A4: the next date gets a crisis response again
+            if self.eviction_date and self.eviction_date > until:
+                self.arm_outcome(calendar.start_of_day(until + timedelta(days=1)))
+
+    def feed(self, e: Entry) -> None:
+        self.advance(e.at)
+        self.last_at = e.at
+        met: set[str] = set()  # one entry meets one obligation of a kind (the earliest)
         for ob in list(self.open):
-            done = ob.fulfil(e)
+            done = ob.fulfil(e) if ob.key not in met else None
             if done is not None:
+                met.add(ob.key)
                 self.open.remove(ob)
                 late = calendar.local_date(done) > ob.due_day
                 self.findings.append(ob.finding(LATE if late else MET, done))
@@ -235,138 +121,201 @@ class _Checker:
                     self.findings.append(ob.finding(MISSED, None))
         if e.category == "event":
             self.on_event(e)
+            self.holder_report(e)
         elif e.category == "action":
             self.on_action(e)
 
-    def on_event(self, e: _Entry) -> None:
+    def on_event(self, e: Entry) -> None:
         d = e.detail
-        p = self.policy
         match e.kind:
             case "arrears_reported":
                 relapse = self.aftercare
+                update = self.arrears_since is not None and not relapse
                 self.aftercare = False
-                self.at_once("tenant_notice", "R1", "Letter to the tenant when arrears are reported",
-                             e, _action("tenant_notice_sent"))
+                self.at_once("tenant_notice", e, action("tenant_notice_sent"))
                 self.arrears_since = date.fromisoformat(d["arrears_since"])
                 self.arrears_cents = int(d.get("arrears_cents", 0))
                 self.rent = int(d.get("monthly_rent_cents", 0))
-                if relapse:
+                if self.stage is None:
+                    self.set_stage("arrears", e.at)
+                if relapse:  # R10, A5: a new stretch
+                    self.at_once("relapse_escalation", e,
+                                 action("escalation_raised", "relapse"), once=False)
+                    self.set_stage("arrears", e.at)
                     self.help = self.self_referral = self.signal_done = False
+                    self.summons = self.consultation = self.care_consultation = False
+                    self.moratorium_requested = False
+                    self.mpzo_reasons = set()
                     self.keys.discard("early_signal")
                 self.arm_early_signal(e)
-                self.arm_months(e, rearm=False)
+                # an update of open arrears owes nothing before it arrived
+                self.arm_months(e, rearm=update)
             case "payment_received":
                 self.arrears_cents = int(d.get("arrears_cents", 0))
                 if self.arrears_cents == 0 and not self.aftercare:
-                    self.at_once("aftercare_start", "R10; decision 8",
-                                 "Aftercare when the arrears are cleared", e,
-                                 _action("aftercare_started"), once=False)
+                    self.at_once("aftercare_start", e, action("aftercare_started"), once=False)
             case "reminder_sent":
+                self.reminded = True
                 self.objected = bool(d.get("tenant_objects_to_signal"))
             case "self_referral":
+                if self.stage is None:
+                    self.set_stage("arrears", e.at)
+                if self.parties.get(str(d.get("source"))) in ("corporation", "social_team"):
+                    self.at_once("referral_forwarded", e, action("referral_forwarded"),
+                                 once=False)  # A9(d)
                 self.self_referral = True
                 self.arm_response(e, "self-referral")
             case "signal_bounced" | "no_contact" | "help_refused":
+                if e.kind != "signal_bounced" and self.help:
+                    self.end_help(e)  # A2
+                    return
                 ob = self.find("mpzo:signal_not_taken_up")
                 if ob is not None:
                     if e.happened < ob.due_at:
-                        ob.due_at, ob.trigger_at, ob.trigger = e.happened, e.happened, _describe(e)
+                        ob.due_at, ob.trigger_at, ob.trigger = e.happened, e.happened, describe(e)
                         self._late_report_note(e, ob)
                 else:
                     self.mpzo("signal_not_taken_up", e)
+            case "debt_help_ended":
+                if self.help:
+                    self.end_help(e)  # A2
             case "help_accepted" | "debt_help_started" | "payment_arrangement_agreed":
-                first = not self.help
-                self.help = True
-                if e.kind != "payment_arrangement_agreed" and (self.summons or self.crisis):
-                    if not self.consultation:
-                        self.consultation = True
-                        self.at_once("postponement_consultation", "R7",
-                                     "Consultation on postponing the eviction (help after a summons)",
-                                     e, _action("postponement_consultation_requested"))
-                    return
-                if e.kind == "payment_arrangement_agreed" and self.crisis:
-                    return
-                if not self.paused:
-                    self.at_once("collection_paused", "R3; decision 4",
-                                 "Collection paused after help was accepted", e,
-                                 _action("collection_paused"), once=False)
-                if first and e.kind != "payment_arrangement_agreed":
-                    self.at_once("casusregie", "R3; footnote 2",
-                                 "Case ownership to the social team after help was accepted", e,
-                                 _action("casusregie_assigned"), once=False)
+                self.on_help(e)
             case "arrangement_breached":
                 self.help = False
                 if self.paused:
-                    self.at_once("collection_resumed", "R6",
-                                 "Collection resumed after a breached arrangement", e,
-                                 _action("collection_resumed"), once=False)
+                    self.at_once("collection_resumed", e, action("collection_resumed"),
+                                 once=False)
+                if self.stage == "arrangement":
+                    self.set_stage("arrears", e.at)
                 self.arm_months(e, rearm=True)
             case "concern_reported":
+                if self.stage is None:
+                    self.set_stage("care", e.at)
+                nuisance_now = d.get("kind") == "nuisance" and not self.nuisance
                 if d.get("kind") == "nuisance":
                     self.nuisance = True
                 self.mpzo(f"concern_{d.get('kind')}", e)
+                if nuisance_now and self.moratorium_pending:  # A6
+                    self.at_once("moratorium_excluded", e,
+                                 action("escalation_raised", "moratorium_excluded_nuisance"),
+                                 once=False)
+            case "care_started":
+                if (self.summons or self.eviction_date) and not self.care_consultation:
+                    self.care_consultation = True  # A9(c)
+                    self.at_once("care_consultation", e,
+                                 action("postponement_consultation_requested"), once=False)
             case "summons_served":
                 self.summons = True
                 self.mpzo("summons_served", e)
             case "eviction_announced":
-                self.eviction_date = date.fromisoformat(d["eviction_date"])
+                day = date.fromisoformat(d["eviction_date"])
                 if self.crisis:
+                    self.new_date(e, day)  # A4
                     return
+                self.eviction_date = day
                 self.crisis = True
+                self.aftercare = False  # A4: in any open stage, aftercare included
+                self.set_stage("crisis", e.at)
                 if not self.mpzo_reasons:
                     self.mpzo("eviction_announced", e)
-                self.at_once("crisis_protocol", "R8",
-                             "Crisis protocol the day the eviction is announced", e,
-                             _action("crisis_protocol_invoked"), once=False)
-                n = int(p.get("crisis_response_working_days", 3))
-                stop = _stops(actions=("aftercare_started", "case_closed"))
-                meeting = _Open(
-                    "crisis_meeting", "R8; decision 6", f"Crisis meeting within {n} working days",
-                    f"{self.social_service}, {self.corporation}", _describe(e), e.happened,
-                    calendar.working_days_deadline(e.happened, n), _events("crisis_meeting_held"),
-                    stop, working_days=n,
-                )
-                self._late_report_note(e, meeting)
-                self.add(meeting, once=False)
-                self.add(_Open(
-                    "crisis_escalation", "R8", "Escalation when the crisis meeting is overdue",
-                    VANGNET, _describe(e), e.at, calendar.working_days_deadline(e.at, n),
-                    _action("escalation_raised", "crisis_meeting_overdue"),
-                    _stops(events=("crisis_meeting_held",),
-                           actions=("aftercare_started", "case_closed")),
-                ), once=False)
+                self.crisis_response(e)
+                self.arm_outcome(e.at)
             case "crisis_meeting_held":
+                self.meeting_pending = False
                 if d.get("result") not in ("moratorium_needed", "no_solution"):
                     return
                 if self.eviction_date is None or self.eviction_date <= calendar.local_date(e.at):
                     return
                 if self.nuisance:
-                    self.at_once("moratorium_excluded", "R9",
-                                 "Escalation instead of a moratorium (nuisance reported)", e,
-                                 _action("escalation_raised", "moratorium_excluded_nuisance"),
+                    self.at_once("moratorium_excluded", e,
+                                 action("escalation_raised", "moratorium_excluded_nuisance"),
                                  once=False)
                 elif not self.moratorium_requested:
-                    self.at_once("moratorium_request", "R9; decision 5",
-                                 "Moratorium requested after the crisis meeting", e,
-                                 _action("moratorium_requested"), once=False)
+                    self.at_once("moratorium_request", e, action("moratorium_requested"),
+                                 once=False)
             case "eviction_postponed":
                 new = d.get("new_eviction_date")
-                self.eviction_date = date.fromisoformat(new) if new else None
+                self.new_date(e, date.fromisoformat(new) if new else None)  # A4
+            case "moratorium_granted":
+                self.moratorium_pending = False
+                until = d.get("until")
+                if self.crisis and until:
+                    self.moratorium_until = date.fromisoformat(until)
+                    end = calendar.start_of_day(self.moratorium_until + timedelta(days=1))
+                    earlier = self.find("moratorium_ended")
+                    if earlier:  # a later grant replaces the earlier one: one end, one escalation
+                        self.open.remove(earlier)
+                    self.add(self.new(  # A4
+                        "moratorium_ended", VANGNET,
+                        f"moratorium granted until {until}", e.at, end,
+                        action("escalation_raised", "moratorium_ended"),
+                        stops(events=("eviction_executed",),
+                              actions=("aftercare_started", "case_closed"))), once=False)
+                    ob = self.find("eviction_outcome")
+                    if ob and self.eviction_date and self.eviction_date <= self.moratorium_until:
+                        self.open.remove(ob)  # no outcome owed for a date the moratorium covers
             case "moratorium_rejected":
-                self.moratorium_requested = False
+                self.moratorium_requested = self.moratorium_pending = False
             case "eviction_executed":
+                if self.moratorium_until and calendar.local_date(e.at) <= self.moratorium_until:
+                    self.at_once("moratorium_breached", e,  # A7
+                                 action("escalation_raised", "moratorium_breached"), once=False)
                 self.mpzo("evicted", e)
-                self.at_once("close", "R11", "Case closed and the parties told", e,
-                             _action("case_closed"))
+                self.at_once("close", e, action("case_closed"))
             case "tenancy_ended" | "case_closed":
-                self.at_once("close", "R11", "Case closed and the parties told", e,
-                             _action("case_closed"))
+                self.at_once("close", e, action("case_closed"))
 
-    def on_action(self, e: _Entry) -> None:
+    def on_help(self, e: Entry) -> None:
+        """help_accepted, debt_help_started, payment_arrangement_agreed: R3, R7, A3."""
+        first = not self.help
+        self.help = True
+        if (self.paused and self.pause_dated and e.kind != "help_accepted"
+                and not self.find("pause_extended")):
+            self.at_once("pause_extended", e, action("collection_paused"), once=False)  # A3
+        if e.kind != "payment_arrangement_agreed" and (self.summons or self.crisis):
+            if not self.consultation:
+                self.consultation = True
+                self.at_once("postponement_consultation", e,
+                             action("postponement_consultation_requested"))
+            return
+        if e.kind == "payment_arrangement_agreed":
+            if self.crisis:
+                return
+            self.set_stage("arrangement", e.at)
+        elif self.stage in ("arrears", "early_signal", "care"):
+            self.set_stage("debt_help", e.at)
+        if not self.paused:
+            self.at_once("collection_paused", e, action("collection_paused"), once=False)
+        if first and e.kind != "payment_arrangement_agreed":
+            self.at_once("casusregie", e, action("casusregie_assigned"), once=False)
+
+    def end_help(self, e: Entry) -> None:
+        """A2: help ended without result: collection resumes, the months rule applies at once."""
+        self.help = False
+        if self.paused:
+            self.at_once("help_ended_collection", e, action("collection_resumed"), once=False)
+        if self.stage in ("debt_help", "arrangement", "early_signal"):
+            self.set_stage("arrears", e.at)
+        m = self.value("mpzo_after_months", 2)
+        reached = self.arrears_since is not None and self.arrears_cents > 0 and (
+            calendar.add_months(self.arrears_since, m) <= calendar.local_date(e.at)
+            or (self.rent > 0 and self.arrears_cents // self.rent >= m))
+        if reached:
+            self.mpzo("help_ended", e)
+        else:
+            self.arm_months(e, rearm=True)
+
+    def on_action(self, e: Entry) -> None:
         d = e.detail
         match e.kind:
             case "early_signal_submitted":
                 self.signal_done = True
+                if self.stage == "arrears":
+                    self.set_stage("early_signal", e.at)
+                self.in_this_entry("signal_partners_told", e,  # A9(a)
+                                   action("early_signal_submitted",
+                                          to=("social_service", "social_team")))
                 self.arm_response(e, "early signal")
             case "collection_paused":
                 self.paused = True
@@ -375,32 +324,44 @@ class _Checker:
                     due = parse_time(until) if isinstance(until, str) else None
                 except ValueError:
                     due = None
+                self.pause_dated = due is not None
                 if due is not None:
-                    self.add(_Open(
-                        "pause_expiry", "R4; decision 4",
-                        "Collection resumed when the pause ran out without debt help", VANGNET,
-                        f"collection_paused until {calendar.local_date(due).isoformat()}", e.at, due,
-                        _action("collection_resumed"),
-                        _stops(events=("debt_help_started", "payment_arrangement_agreed"),
-                               actions=("aftercare_started", "case_closed")),
-                    ), once=False)
+                    self.arm_pause_end(e, due)
             case "collection_resumed":
-                self.paused = False
+                self.paused = self.pause_dated = False
             case "mpzo_notified":
+                first = not self.mpzo_reasons
                 self.mpzo_reasons.add(str(d.get("reason")))
+                self.spoor_2 = True
+                if self.review is not None:
+                    self.review.responsible = self.holder_code()  # A1: the MPZO holds it now
+                if self.stage not in ("crisis", "aftercare", "closed"):
+                    self.set_stage("care", e.at)
+                if first:  # A9(b), A1: the first report of a stretch
+                    self.in_this_entry("mpzo_social_team_told", e,
+                                       action("mpzo_notified", to=("social_team",)))
+                    n = self.value("mpzo_plan_working_days", 10)
+                    self.add(self.new(
+                        "mpzo_plan", self.mpzo_code, describe(e), e.at,
+                        calendar.working_days_deadline(e.at, n), events("mpzo_plan_ready"),
+                        stops(actions=("aftercare_started", "case_closed")), working_days=n,
+                        escalation=escalation(Escalation.mpzo_plan_overdue)), once=False)
             case "moratorium_requested":
-                self.moratorium_requested = True
+                self.moratorium_requested = self.moratorium_pending = True
             case "aftercare_started":
                 self.aftercare = True
-                self.crisis = self.paused = False
-                months = int(self.policy.get("aftercare_months", 6))
+                self.crisis = self.paused = self.meeting_pending = False
+                self.eviction_date = self.moratorium_until = None
+                self.set_stage("aftercare", e.at)
+                months = self.value("aftercare_months", 6)
                 due = calendar.start_of_day(calendar.add_months(calendar.local_date(e.at), months))
-                self.add(_Open(
-                    "aftercare_completion", "R10",
-                    f"Aftercare completed and the case resolved after {months} months", VANGNET,
-                    "aftercare_started", e.at, due, _action("aftercare_completed"),
-                    _stops(events=("arrears_reported",), actions=("case_closed",)),
-                ), once=False)
+                self.add(self.new(
+                    "aftercare_completion", VANGNET, "aftercare_started", e.at, due,
+                    action("aftercare_completed"),
+                    stops(events=("arrears_reported", "eviction_announced"),
+                          actions=("case_closed",))), once=False)
+            case "case_closed":
+                self.set_stage("closed", e.at)
             case "escalation_raised":
                 reason = d.get("reason")
                 if reason == "reminder_missing":
@@ -410,115 +371,61 @@ class _Checker:
                                         "(escalated to the corporation)")
                 elif reason == "pause_expired":
                     self.help = False
+                    if self.stage == "debt_help":
+                        self.set_stage("arrears", e.at)
                     self.arm_months(e, rearm=True)
-
-    # -- obligations that depend on the arrears clock ------------------------------------------
-
-    def arm_early_signal(self, e: _Entry) -> None:
-        """R2: the early signal is due when the arrears reach `early_signal_after_days`."""
-        if (self.arrears_since is None or self.self_referral or self.help or self.signal_done
-                or self.objected):
-            return
-        n = int(self.policy.get("early_signal_after_days", 30))
-        due_day = self.arrears_since + timedelta(days=n)
-        due = calendar.start_of_day(due_day)
-        trigger = f"arrears since {self.arrears_since.isoformat()} reach {n} days"
-        existing = self.find("early_signal")
-        if existing is not None:
-            existing.due_at = existing.trigger_at = due
-            existing.trigger = trigger
-        else:
-            existing = self.add(_Open(
-                "early_signal", "R2; decision 1", f"Early signal at {n} days of arrears",
-                self.corporation, trigger, due, due, _action("early_signal_submitted"),
-                lambda x: (x.is_event("self_referral", *HELP_EVENTS)
-                           or (x.is_event("reminder_sent")
-                               and bool(x.detail.get("tenant_objects_to_signal")))
-                           or (x.category == "action"
-                               and x.kind in ("aftercare_started", "case_closed"))),
-            ))
-        if existing is not None and calendar.local_date(e.at) > due_day:
-            lag = (calendar.local_date(e.at) - due_day).days
-            existing.notes.append(f"the arrears were reported {_days(lag)} after the threshold "
-                                  f"(by {e.detail.get('source', '?')})")
-
-    def arm_months(self, e: _Entry, *, rearm: bool) -> None:
-        """R5(c): arrears of `mpzo_after_months` (age or size) without help → MPZO."""
-        if self.help or self.arrears_since is None or "arrears_months" in self.mpzo_reasons:
-            return
-        m = int(self.policy.get("mpzo_after_months", 2))
-        by_age = calendar.start_of_day(calendar.add_months(self.arrears_since, m))
-        by_size = self.rent > 0 and self.arrears_cents // self.rent >= m
-        due = min(by_age, e.happened) if by_size else by_age
-        if rearm:
-            due = max(due, e.at)
-        trigger = (f"arrears of {m} months (size)" if by_size and due <= by_age
-                   else f"arrears since {self.arrears_since.isoformat()} reach {m} months")
-        existing = self.find("mpzo:arrears_months")
-        if existing is not None:
-            existing.due_at = existing.trigger_at = due
-            existing.trigger = trigger
-            return
-        rule, title = MPZO_TITLES["arrears_months"]
-        ob = self.add(_Open(
-            "mpzo:arrears_months", rule, title.format(**self.policy), VANGNET, trigger, due, due,
-            _action("mpzo_notified", "arrears_months"),
-            _stops(events=tuple(HELP_EVENTS), actions=("aftercare_started", "case_closed")),
-        ), once=False)
-        lag = (calendar.local_date(e.at) - calendar.local_date(due)).days
-        if ob is not None and not rearm and lag > 0:
-            ob.notes.append(f"the arrears were reported {_days(lag)} after the threshold "
-                            f"(by {e.detail.get('source', '?')})")
-
-    def arm_response(self, e: _Entry, what: str) -> None:
-        """Decisions 2 and 3: the municipality reports an outcome within the help-plan deadline;
-        without help accepted by then the signal counts as not taken up (R5(b))."""
-        days = int(self.policy.get("help_plan_deadline_days", 28))
-        due = e.at + timedelta(days=days)
-        self.add(_Open(
-            "municipality_response", "R5(b); decision 2",
-            f"Municipality's response within {days} days of the {what}", self.municipality,
-            f"{what} on {calendar.local_date(e.at).isoformat()}", e.at, due,
-            _events(*RESPONSE_EVENTS), _stops(actions=("aftercare_started", "case_closed")),
-        ), once=False)
-        if "signal_not_taken_up" in self.mpzo_reasons or self.find("mpzo:signal_not_taken_up"):
-            return
-        rule, title = MPZO_TITLES["signal_not_taken_up"]
-        self.add(_Open(
-            "mpzo:signal_not_taken_up", rule, title, VANGNET,
-            f"no help accepted within {days} days of the {what}", due, due,
-            _action("mpzo_notified", "signal_not_taken_up"),
-            _stops(events=tuple(HELP_EVENTS), actions=("aftercare_started", "case_closed")),
-        ), once=False)
 
     # -- the end -------------------------------------------------------------------------------
 
     def finish(self) -> list[Finding]:
+        self.advance(self.as_of)
         today = calendar.local_date(self.as_of)
+        last = calendar.local_date(self.last_at) if self.last_at else None
         for ob in self.open:
             if self.closed:
                 verdict = MISSED
+            elif today > ob.due_day and ob.responsible == VANGNET and last and last > ob.due_day:
+                verdict = MISSED
+                ob.notes.append(f"the case took later steps (the last on {last.isoformat()}) "
+                                "without it")
             elif today > ob.due_day:
                 verdict = OVERDUE
             else:
                 verdict = PENDING
             self.findings.append(ob.finding(verdict, None))
-        self.open = []
+        if self.review is not None:
+            ob = self.review
+            if today > ob.due_day:
+                verdict = OVERDUE
+            else:
+                verdict = ob.stretch_verdict() or PENDING
+            self.findings.append(ob.finding(verdict, ob.last_done))
+        self.open, self.review = [], None
         self.findings.sort(key=lambda f: (f.due_at, f.trigger_at))
         return self.findings
 
 
-def _describe(e: _Entry) -> str:
-    source = e.detail.get("source")
-    return f"{e.kind} ({source})" if source else e.kind
+def _entry(raw: dict[str, Any]) -> Entry | None:
+    """A timeline entry as the check reads it; an event the rules before §11 ignored but §11
+    gives a meaning is read as an event (AMENDED_FACTS)."""
+    category, kind = raw["category"], raw["kind"]
+    detail = dict(raw.get("detail") or {})
+    if category == "ignored":
+        part = AMENDED_FACTS.get(kind)
+        if part is None or part not in str(detail.get("reason", "")):
+            return None
+        category = "event"
+        detail["source"] = f"{detail.get('source', '?')}; ignored by the rules before §11"
+    return Entry(category, kind, parse_time(raw["at"]), detail)
 
 
 def check(state: dict[str, Any], as_of: datetime) -> list[Finding]:
     """Every obligation that applied to the case, with its verdict as of `as_of`."""
     checker = _Checker(state, as_of)
     for raw in state.get("timeline") or []:
-        checker.feed(_Entry(raw["category"], raw["kind"], parse_time(raw["at"]),
-                            dict(raw.get("detail") or {})))
+        entry = _entry(raw)
+        if entry is not None:
+            checker.feed(entry)
     return checker.finish()
 
 

@@ -3,7 +3,7 @@
 Rules are R1..R12 of RULES §6, decisions are those of §8 ("decision 3"), amendments those of §11
 ("A4"), as the catalogue (vangnet.vocabulary) gives them; a few entries depend on
 what caused them (help after a summons follows R7, not R3; collection resumed by a pause running
-out follows R4, by a breached arrangement R6).
+out follows R4, by a breached arrangement R6, by help that ended without result A2).
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def rows(timeline: list[dict[str, Any]]) -> list[Row]:
                 rule = ESCALATION_RULES.get(str(reason), "§5")
             elif kind == "collection_resumed" and cause is not None and cause["kind"] == "arrangement_breached":
                 rule = "R6"
+            elif kind == "collection_resumed" and cause is not None and cause["kind"] in (
+                    "debt_help_ended", "help_refused", "no_contact"):
+                rule = "A2"  # help that ended without result
             if kind == "aftercare_started":
                 aftercare = True
             receivers = detail.get("delivered_to") or detail.get("receivers") or []

@@ -120,7 +120,7 @@ class CaseReplayer:
             data_converter=data_converter(self._keyring),
             interceptors=[self._capture],
             runtime=_quiet_runtime() if quiet else None,
-            **({} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}),
+            **({} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}),  # type: ignore[arg-type]
         )
 
     async def replay(self, runs: Sequence[Run]) -> ReplayedEpisode:

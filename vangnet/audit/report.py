@@ -277,7 +277,7 @@ class RegionSummary:
 
     @staticmethod
     def _group_row(name: str, items: list[CaseAudit]) -> dict[str, Any]:
-        tally = Counter()
+        tally: Counter[str] = Counter()
         for a in items:
             tally.update(a.tally)
         outcomes = Counter(a.case.get("outcome") for a in items if a.case.get("closed"))

@@ -128,6 +128,24 @@ OBLIGATION_LABELS = {
     "moratorium_excluded": "Escalatie i.p.v. moratorium (overlast)",
     "moratorium_request": "Moratorium aangevraagd na crisisoverleg",
     "close": "Casus gesloten en partijen geïnformeerd",
+    # escalations the agreement asks for, and RULES §11 (A1-A9)
+    "reminder_escalation": "Escalatie bij ontbrekende aanmaning",
+    "pause_escalation": "Escalatie bij verlopen incassopauze",
+    "relapse_escalation": "Escalatie bij nieuwe achterstand tijdens nazorg",
+    "signal_partners_told": "Sociale dienst en sociaal team geïnformeerd over signaal (A9)",
+    "mpzo_social_team_told": "Sociaal team geïnformeerd over spoor 2 (A9)",
+    "care_consultation": "Overleg uitstel ontruiming na start zorg (A9)",
+    "referral_forwarded": "Zelfmelding doorgestuurd naar sociale dienst (A9)",
+    "pause_extended": "Corporatie geïnformeerd over verlengde incassopauze (A3)",
+    "help_ended_collection": "Incasso hervat na beëindigde hulp (A2)",
+    "case_review": "Voortgang gemeld binnen reviewtermijn (A1)",
+    "case_review_escalation": "Escalatie bij uitblijvende voortgang (A1)",
+    "mpzo_plan": "Plan MPZO binnen werkdagentermijn (A1)",
+    "mpzo_plan_escalation": "Escalatie bij te laat plan MPZO (A1)",
+    "eviction_outcome": "Uitkomst ontruiming gemeld binnen termijn (A1)",
+    "eviction_outcome_escalation": "Escalatie bij onbekende uitkomst ontruiming (A1)",
+    "moratorium_ended": "Escalatie bij einde moratorium (A4)",
+    "moratorium_breached": "Escalatie bij ontruiming tijdens moratorium (A7)",
 }
 PARTY_LABELS = {compliance.VANGNET: "vangnet (automatisch)"}
 CHAIN = ("signaal", "contact", "hulp", "regeling", "opgelost")
@@ -301,7 +319,7 @@ def _summary(eps: list[_Ep], period: Period) -> Table:
 
 
 def _funnel(eps: list[_Ep], period: Period) -> Table:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for e in eps:
         moments = chain_moments(e.entries)
         if not _in(period, moments.get("signaal")):
@@ -438,7 +456,7 @@ def _compliance_tables(eps: list[_Ep], period: Period, *, annual: bool) -> list[
     for _, f in findings:
         labels.setdefault(f.obligation, (f.rule, obligation_label(f.obligation, f.title)))
 
-    def rows_by(key) -> list[list[Any]]:  # noqa: ANN001
+    def rows_by(key) -> list[list[Any]]:
         groups: dict[Any, Counter[str]] = defaultdict(Counter)
         for _, f in findings:
             groups[key(f)][f.verdict] += 1

@@ -56,7 +56,7 @@ def cell_value(value: Any, suppress: bool) -> Any:
         return text if text == "–" else value.num / value.den
     if isinstance(value, Days):
         text = cell_text(value, suppress)
-        return round(value.value, 1) if text[:1].isdigit() else text
+        return round(value.value, 1) if value.value is not None and text[:1].isdigit() else text
     return value
 
 
@@ -231,7 +231,7 @@ def _svg(table: Table, suppress: bool) -> str:
                 values = [chart_value(r[col], suppress) for r in rows]
                 ax.barh(labels, values, left=left, color=VERDICT_COLOURS[n % len(VERDICT_COLOURS)],
                         label=table.columns[col].label)
-                left = [a + b for a, b in zip(left, values)]
+                left = [a + b for a, b in zip(left, values, strict=False)]
             ax.invert_yaxis()
             ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(chart.value_columns),
                       frameon=False, fontsize=8)

@@ -145,7 +145,7 @@ class CaseState(BaseModel):
         return bool(self.mpzo_reasons)
 
     @property
-    def policy(self):  # noqa: ANN201 - Policy
+    def policy(self):  # Policy
         assert self.context is not None, "case context not resolved"
         return self.context.policy
 

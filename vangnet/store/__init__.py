@@ -7,11 +7,11 @@ and hands it to whatever needs the database.
 
 from vangnet.store.db import (
     SessionFactory,
-    Store,
     make_engine,
     make_session_factory,
     migrate,
     normalize_url,
 )
+from vangnet.store.store import Store
 
 __all__ = ["SessionFactory", "Store", "make_engine", "make_session_factory", "migrate", "normalize_url"]

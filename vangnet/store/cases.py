@@ -16,7 +16,8 @@ from vangnet.domain import CaseProjection, PreviousEpisode
 from vangnet.store.db import SessionFactory, dialect_insert
 from vangnet.store.models import CaseRecord
 
-_UPDATED = ("corporation", "municipality", "stage", "track", "outcome", "closed_at", "updated_at")
+_UPDATED = ("corporation", "municipality", "stage", "track", "outcome", "closed_at", "updated_at",
+            "next_deadline")
 
 
 async def upsert_case(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
-
-from vangnet.settings import Settings, get_settings
 
 STORE_DIR = Path(__file__).resolve().parent
 ALEMBIC_INI = STORE_DIR / "alembic.ini"
@@ -83,7 +80,7 @@ def make_engine(url: str | URL, *, echo: bool = False, timeout: float | None = N
             kwargs.setdefault("poolclass", StaticPool)
             kwargs.setdefault("connect_args", {"check_same_thread": False})
         else:
-            Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            Path(u.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(u, echo=echo, **kwargs)
         busy_ms = int(timeout * 1000) if timeout is not None else SQLITE_BUSY_TIMEOUT_MS
         event.listen(engine.sync_engine, "connect", partial(_sqlite_on_connect, busy_ms))
@@ -137,7 +134,7 @@ def make_session_factory(engine: AsyncEngine) -> SessionFactory:
 
 def dialect_insert(session_or_conn: AsyncSession | Connection, table: Any) -> Any:
     """`INSERT` of the session's dialect, which has `on_conflict_do_nothing/do_update`."""
-    bind = session_or_conn.bind
+    bind: Any = session_or_conn.bind  # type: ignore[union-attr]  # an AsyncSession's or an AsyncConnection's
     name = bind.dialect.name
     if name == "postgresql":
         return pg_dialect.insert(table)
@@ -189,7 +186,7 @@ async def migrate(target: str | URL | AsyncEngine, revision: str = "head") -> No
     an advisory lock, SQLite its write lock. Applying it again is a no-op.
     """
     own_engine = not isinstance(target, AsyncEngine)
-    engine = make_engine(target) if own_engine else target
+    engine = target if isinstance(target, AsyncEngine) else make_engine(target)
     if own_engine and engine.dialect.name == "sqlite":
         _sqlite_begin_immediate(engine)
     try:
@@ -220,78 +217,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Store:
-    """Engine + session factory + settings, built once per process (worker, intake).
-
-    `await Store.open()` migrates the database and seeds the registry when it is empty;
-    `await store.close()` disposes the engine.
-    """
-
-    engine: AsyncEngine
-    sessions: SessionFactory
-    settings: Settings = field(default_factory=get_settings)
-
-    @classmethod
-    def from_url(cls, url: str | URL, settings: Settings | None = None, **engine_kwargs: Any) -> Store:
-        engine = make_engine(url, **engine_kwargs)
-        return cls(engine=engine, sessions=make_session_factory(engine),
-                   settings=settings or get_settings())
-
-    @classmethod
-    async def open(
-        cls,
-        settings: Settings | None = None,
-        *,
-        url: str | URL | None = None,
-        run_migrations: bool = True,
-        seed_registry: bool = True,
-        timeout: float | None = None,
-    ) -> Store:
-        """Connect to `url` (default `settings.database_url`), migrate, and seed the registry from
-        `settings.registry_file` if the party table is empty. `timeout`: see `make_engine`."""
-        settings = settings or get_settings()
-        store = cls.from_url(url or settings.database_url, settings, timeout=timeout)
-        try:
-            if run_migrations:
-                if _is_sqlite_memory(store.engine.url):
-                    await migrate(store.engine)
-                else:
-                    await migrate(url or settings.database_url)
-            if seed_registry:
-                from vangnet.store.registry import seed_registry_if_empty
-
-                await seed_registry_if_empty(store.sessions, settings.registry_file)
-        except BaseException:
-            await store.close()
-            raise
-        return store
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-
-    async def ping(self, *, write: bool = False) -> None:
-        """Raise if the database cannot be reached (for health checks). `write=True` also takes
-        SQLite's write lock for a moment (and gives it back): a locked file reads fine but takes
-        no writes, and only this finds that out."""
-        async with self.engine.connect() as conn:
-            if write and self.engine.dialect.name == "sqlite":
-                # One call on the driver's thread: should this wait be cancelled, the lock is
-                # still given back (a BEGIN finishing after its caller gave up would keep it).
-                raw = await conn.get_raw_connection()
-                await raw.driver_connection.executescript("BEGIN IMMEDIATE; ROLLBACK;")
-            else:
-                await conn.execute(sa.text("SELECT 1"))
-
-    async def __aenter__(self) -> Store:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
 __all__: list[str] = [
-    "Store",
     "SessionFactory",
     "normalize_url",
     "make_engine",

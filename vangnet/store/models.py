@@ -52,7 +52,10 @@ class Party(SQLModel, table=True):
     # Social teams run jointly with Stichting Jeugdteams ZHZ (RULES §1 footnote 2).
     joint_youth_team: bool = Field(default=False)
     webhook_url: str | None = Field(default=None, max_length=500)
+    # No longer filled (issue 10, migration 0006_i10): secrets are not kept in the case store.
     webhook_secret: str | None = Field(default=None, max_length=200)
+    # Where the party's webhook secrets are: `env:NAME` or `file:PATH` (vangnet/webhooks.py).
+    webhook_secret_ref: str | None = Field(default=None, max_length=300)
 
 
 class Route(SQLModel, table=True):
@@ -72,6 +75,7 @@ class InboxMessage(SQLModel, table=True):
         sa.Index("ix_inbox_message_party_code_id", "party_code", "id"),
         sa.Index("ix_inbox_message_case_id", "case_id"),
         sa.Index("ix_inbox_message_push_state", "push_state", "party_code"),
+        sa.Index("ix_inbox_message_push_next_at", "push_next_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,6 +90,11 @@ class InboxMessage(SQLModel, table=True):
     push_state: str | None = Field(default=None, max_length=16)
     push_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     pushed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # The outbox dispatcher (issue 10, migration 0006_i10; vangnet/store/outbox.py).
+    push_next_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    push_since: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    push_error: str | None = Field(default=None, max_length=64)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
 class CaseRecord(SQLModel, table=True):
@@ -101,6 +110,8 @@ class CaseRecord(SQLModel, table=True):
     opened_at: datetime = Field(sa_type=UTCDateTime())
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     updated_at: datetime = Field(sa_type=UTCDateTime())
+    # The case's next deadline when last projected (issue 10, migration 0006_i10).
+    next_deadline: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
 class ApiKey(SQLModel, table=True):

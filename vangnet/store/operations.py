@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from vangnet.domain import Stage
 from vangnet.store.db import SessionFactory
 from vangnet.store.inbox import PUSH_FAILED, PUSH_PENDING, PUSH_RETRYING
-from vangnet.domain import Stage
 from vangnet.store.models import CaseRecord, InboxMessage, Party
 
 

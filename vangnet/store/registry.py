@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -56,8 +56,38 @@ class PartyEntry(BaseModel):
     crisis_protocol: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     municipalities: list[Code] = Field(default_factory=list)
     joint_youth_team: bool = False
+    # Issue 10 (vangnet/webhooks.py): https, or http to loopback for development; the secrets
+    # live in the environment or a file that `webhook_secret_ref` names, never in this file.
     webhook_url: Annotated[str, Field(max_length=500, pattern=r"^https?://")] | None = None
-    webhook_secret: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    webhook_secret_ref: Annotated[str, Field(min_length=5, max_length=300)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "webhook_secret" in data:
+            raise ValueError("webhook_secret does not belong in the registry: put the secret in "
+                             "the environment (VANGNET_WEBHOOK_SECRET_<CODE>) or a file, and name "
+                             "it with webhook_secret_ref = 'env:NAME' or 'file:PATH'")
+        return data
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url_rules(cls, value: str | None) -> str | None:
+        if value is not None:
+            from vangnet.webhooks import UrlPolicy, WebhookConfigError
+
+            try:
+                UrlPolicy(allow_http_loopback=True).check_syntax(value)
+            except WebhookConfigError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+    @field_validator("webhook_secret_ref")
+    @classmethod
+    def _ref_rules(cls, value: str | None) -> str | None:
+        from vangnet.webhooks import check_secret_ref
+
+        return None if value is None else check_secret_ref(value)
 
 
 class RouteEntry(BaseModel):
@@ -210,7 +240,7 @@ async def load_registry(session_factory: SessionFactory, path: Path) -> LoadSumm
             raise RegistryError(_report(path, [f"{c} (with the parties already loaded)"
                                                for c in clashes]))
         for p in registry.party:
-            values = p.model_dump()
+            values = p.model_dump() | {"webhook_secret": None}  # never stored (issue 10)
             ins = dialect_insert(session, Party).values(**values)
             await session.execute(
                 ins.on_conflict_do_update(
@@ -317,8 +347,9 @@ def _social_team_info(p: Party) -> SocialTeamInfo:
 
 
 def has_webhook(party: Party) -> bool:
-    """Whether the party also gets its inbox messages by webhook: it has a URL and a secret."""
-    return party.webhook_url is not None and party.webhook_secret is not None
+    """Whether the party also gets its inbox messages by webhook: it has a URL (its secrets are
+    looked up when a message is pushed: vangnet/webhooks.py)."""
+    return party.webhook_url is not None
 
 
 async def get_route(session: AsyncSession, corporation: str, municipality: str) -> RouteInfo:
@@ -391,7 +422,7 @@ class Parties:
 
 def _case_parties_statement() -> sa.Select:
     served = aliased(Party)  # the municipality's own row, naming its social service and team
-    municipality = sa.bindparam("municipality")
+    municipality: Any = sa.bindparam("municipality")
     return (
         sa.select(Party)
         .where(

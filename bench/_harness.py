@@ -192,18 +192,31 @@ def machine_busy_seconds() -> float:
 
 
 class CpuMeter:
-    """CPU seconds used by some processes (and this one, as "bench") between start and stop."""
+    """CPU seconds used by some processes (and this one, as "bench") between start and stop.
 
-    def __init__(self, **pids: int) -> None:
+    Each keyword names an int pid, a list of pids (two workers), or a callable returning the pids
+    now (PostgreSQL's backends for the run's database): a group's CPU is the sum over its pids,
+    a pid that appeared during the measurement counted from zero."""
+
+    def __init__(self, **pids: Any) -> None:
         self.pids = pids
-        self._t0: dict[str, float] = {}
+        self._t0: dict[str, Any] = {}
         self._w0 = 0.0
         self.used: dict[str, float] = {}
         self.wall = 0.0
 
-    def _now(self) -> dict[str, float]:
+    @staticmethod
+    def _group(spec: Any) -> dict[int, float]:
+        pids = spec() if callable(spec) else ([spec] if isinstance(spec, int) else list(spec))
+        out = {}
+        for pid in pids:
+            with contextlib.suppress(Exception):  # a process gone in between
+                out[pid] = cpu_seconds(pid)
+        return out
+
+    def _now(self) -> dict[str, Any]:
         t = os.times()
-        return {**{k: cpu_seconds(p) for k, p in self.pids.items()}, "bench": t.user + t.system,
+        return {**{k: self._group(p) for k, p in self.pids.items()}, "bench": t.user + t.system,
                 "machine": machine_busy_seconds()}
 
     def start(self) -> CpuMeter:
@@ -214,7 +227,12 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         self.wall = time.monotonic() - self._w0
         now = self._now()
-        self.used = {k: now[k] - self._t0[k] for k in now}
+        self.used = {}
+        for k, v in now.items():
+            if isinstance(v, dict):
+                self.used[k] = sum(c - self._t0[k].get(pid, 0.0) for pid, c in v.items())
+            else:
+                self.used[k] = v - self._t0[k]
         return self.used
 
     @property
@@ -312,9 +330,14 @@ def server_argv(port: int, db_path: Path | None, *, log_level: str = "warn",
     from vangnet import devserver
 
     # db_path: file persistence like `dev.py run`; None = in-memory SQLite
+    # extra dynamic config for experiments, e.g. VANGNET_BENCH_SERVER_CONFIG=
+    # "system.enableActivityEagerExecution=true" (comma-separated; recorded with the results)
+    config = []
+    for item in filter(None, (x.strip() for x in os.environ.get("VANGNET_BENCH_SERVER_CONFIG", "").split(","))):
+        config += ["--dynamic-config-value", item]
     return [temporal_binary(), "server", "start-dev", *devserver.start_dev_args(
         port=port, headless=True, db_file=db_path, log_level=log_level,
-        search_attributes=devserver.search_attribute_flags()), *extra]
+        search_attributes=devserver.search_attribute_flags()), *config, *extra]
 
 
 @contextlib.asynccontextmanager
@@ -362,21 +385,42 @@ class WorkerProc:
     db_path: Path | None = None
     stats_path: Path | None = None
     codec: str = "on"  # vangnet's payload codec (the baseline has none)
+    procs: list[Proc] = field(default_factory=list)  # all of them (`--workers 2`); proc = procs[0]
+    store: Any = None  # bench.stores.StoreDB of a vangnet worker
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
     def rss(self) -> int:
-        return rss_bytes(self.pid)
+        """Resident memory of all its processes together."""
+        return sum(rss_bytes(pid) for pid in self.pids)
+
+    def query(self, sql: str) -> list[tuple]:
+        return self.store.query(sql)
 
     def stats(self) -> dict[str, Any]:
-        """The baseline worker's activity counters (see bench/baseline.py)."""
+        """The baseline worker's activity counters (see bench/baseline.py), summed over its
+        processes (the latest `last` time of each)."""
         assert self.stats_path is not None
-        try:
-            return json.loads(self.stats_path.read_text())
-        except (OSError, ValueError):
-            return {"counts": {}, "last": {}}
+        paths = [self.stats_path] + [self.stats_path.with_suffix(f".{i}.json")
+                                     for i in range(1, len(self.procs))]
+        total: dict[str, Any] = {"counts": {}, "last": {}}
+        for path in paths:
+            try:
+                snap = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            for k, v in snap.get("counts", {}).items():
+                total["counts"][k] = total["counts"].get(k, 0) + v
+            for k, v in snap.get("last", {}).items():
+                if v is not None:
+                    total["last"][k] = max(v, total["last"].get(k) or v)
+        return total
 
 
 async def _wait_for_pollers(client: Client, task_queue: str, proc: Proc, timeout: float = 90) -> None:
@@ -401,41 +445,60 @@ async def _wait_for_pollers(client: Client, task_queue: str, proc: Proc, timeout
 @contextlib.asynccontextmanager
 async def worker_process(kind: str, server: Server, task_queue: str, workdir: Path,
                          *, env: dict[str, str] | None = None,
-                         worker_args: Sequence[str] = (), codec: str = "on") -> AsyncIterator[WorkerProc]:
-    """A worker in its own process; yields once it polls both task queue types.
+                         worker_args: Sequence[str] = (), codec: str = "on",
+                         database: str = "sqlite", count: int = 1,
+                         store: Any = None) -> AsyncIterator[WorkerProc]:
+    """A worker in its own process (`count` processes on one task queue, `--workers`); yields
+    once they poll both task queue types.
 
-    kind "vangnet": `python -m workers` (the project's own entry point) with its own SQLite case
-    store in `workdir`, payloads encrypted unless `codec` is "off"; with `worker_args` (tuning
+    kind "vangnet": `python -m workers` (the project's own entry point) with its own case store
+    (`database`: a SQLite file in `workdir`, or a scratch PostgreSQL database, bench/stores.py,
+    dropped afterwards), payloads encrypted unless `codec` is "off"; with `worker_args` (tuning
     knobs) `python -m bench.workers vangnet ...`.
-    kind "baseline": `python -m bench.workers baseline --stats FILE ...` (no codec).
+    kind "baseline": `python -m bench.workers baseline --stats FILE ...` (no codec); with two or
+    more processes each writes its own counters and `stats()` adds them up.
+    `store`: an existing case store (a restarted worker); it is not dropped here.
     """
+    from bench.stores import StoreDB
+
     base_env = {
         "TEMPORAL_ADDRESS": server.address,
         "TEMPORAL_NAMESPACE": "default",
         "VANGNET_TASK_QUEUE": task_queue,
     }
+    own_store = store is None and kind == "vangnet"
     if kind == "vangnet":
-        db_path = workdir / f"vangnet-{task_queue}.db"
-        url = f"sqlite+aiosqlite:///{db_path}"
-        base_env["DATABASE_URL"] = url
+        store = store or StoreDB.create(database, workdir, task_queue)
+        base_env["DATABASE_URL"] = store.url
         base_env.update(codec_env(codec))
-        argv = ([PYTHON, "-m", "bench.workers", "vangnet", *worker_args] if worker_args
-                else [PYTHON, "-m", "workers"])
-        w = WorkerProc(kind, None, task_queue, url, db_path, codec=codec)  # type: ignore[arg-type]
+        argvs = [[PYTHON, "-m", "bench.workers", "vangnet", *worker_args] if worker_args
+                 else [PYTHON, "-m", "workers"]] * count
+        w = WorkerProc(kind, None, task_queue, store.url, store.path, codec=codec,  # type: ignore[arg-type]
+                       store=store)
     elif kind == "baseline":
         stats = workdir / f"baseline-stats-{task_queue}.json"
-        argv = [PYTHON, "-m", "bench.workers", "baseline", "--stats", str(stats), *worker_args]
+        argvs = [[PYTHON, "-m", "bench.workers", "baseline", "--stats",
+                  str(stats if i == 0 else stats.with_suffix(f".{i}.json")), *worker_args]
+                 for i in range(count)]
         w = WorkerProc(kind, None, task_queue, stats_path=stats)  # type: ignore[arg-type]
     else:
         raise ValueError(kind)
-    w.proc = spawn(f"{kind}-worker", argv, workdir / f"{kind}-worker-{task_queue}.log",
-                   {**base_env, **(env or {})})
     try:
+        for i, argv in enumerate(argvs):
+            suffix = f"-{i}" if i else ""
+            w.procs.append(spawn(f"{kind}-worker{suffix}", argv,
+                                 workdir / f"{kind}-worker-{task_queue}{suffix}.log",
+                                 {**base_env, **(env or {})}))
+        w.proc = w.procs[0]
         client = await server.client("bare")
-        await _wait_for_pollers(client, task_queue, w.proc)
+        for p in w.procs:
+            await _wait_for_pollers(client, task_queue, p)
         yield w
     finally:
-        w.proc.stop()
+        for p in w.procs:
+            p.stop()
+        if own_store:
+            store.drop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -559,6 +622,18 @@ def table(title: str, rows: Sequence[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _uptime() -> str:
+    """`uptime`'s line (load averages of the shared machine), recorded with every result."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+_LOAD_AT_START = os.getloadavg()
+_UPTIME_AT_START = _uptime()
+
+
 def machine() -> dict[str, Any]:
     import temporalio
 
@@ -568,7 +643,10 @@ def machine() -> dict[str, Any]:
         "temporalio": temporalio.__version__,
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
-        "loadavg_at_start": os.getloadavg(),
+        "loadavg_at_start": _LOAD_AT_START,
+        "loadavg_at_end": os.getloadavg(),
+        "uptime_at_start": _UPTIME_AT_START,
+        "uptime_at_end": _uptime(),
     }
     with contextlib.suppress(OSError):
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -590,7 +668,10 @@ def save(name: str, result: dict[str, Any], out: str | None = None) -> Path:
     path = (Path(os.environ.get("VANGNET_BENCH_CWD", ".")) / out) if out \
         else RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     result = {"benchmark": name, "at": datetime.now(UTC).isoformat(),
-              "argv": sys.argv, "machine": machine(), "code": code_fingerprint(), **result}
+              "argv": sys.argv, "machine": machine(), "code": code_fingerprint(),
+              "worker_tuning_env": {k: v for k, v in os.environ.items() if k.startswith("VANGNET_WORKER_")},
+              "server_config_env": os.environ.get("VANGNET_BENCH_SERVER_CONFIG", ""),
+              **result}
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     say(f"results written to {path.relative_to(HOME) if path.is_relative_to(HOME) else path}")
     return path
@@ -628,6 +709,11 @@ def common_args(parser: Any, n: int) -> None:
     parser.add_argument("--json", default=None, help="where to write the results (default bench/results/)")
     parser.add_argument("--persistence", choices=("wal", "file", "memory"), default="wal",
                         help="dev server persistence (default: SQLite file in WAL mode, as dev.py run)")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                        help="vangnet's case store: a SQLite file (default) or a scratch PostgreSQL "
+                             "database (VANGNET_BENCH_POSTGRES, bench/stores.py)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes on the task queue (vangnet and baseline alike)")
 
 
 # ---------------------------------------------------------------------------------------------

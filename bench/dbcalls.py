@@ -23,12 +23,14 @@ from bench import _harness as h
 
 async def main(args: argparse.Namespace) -> None:
     from activities import CaseActivities
+    from bench.stores import StoreDB
     from vangnet.domain import ActionRequest, CaseContextRequest, CaseProjection, Receiver, Stage, Track
     from vangnet.settings import Settings
     from vangnet.store import Store
 
     with h.workdir() as wd:
-        store = await Store.open(Settings(DATABASE_URL=f"sqlite+aiosqlite:///{wd}/calls.db"))
+        db = StoreDB.create(args.database, wd, "calls")  # issue 16: SQLite or PostgreSQL
+        store = await Store.open(Settings(DATABASE_URL=db.url))
         acts = CaseActivities(store)
         statements: list[str] = []
         checkouts = [0]
@@ -78,10 +80,12 @@ async def main(args: argparse.Namespace) -> None:
                          statistics.median(times) * 1000,
                          ", ".join(f"{k} {v / args.repeat:g}" for k, v in kinds.most_common())))
         await store.close()
+        db.drop()
     print(f"\n{'activity':26} {'stmts':>6} {'conns':>6} {'ms p50':>7}  statements")
     for name, st, co, ms, kinds in rows:
         print(f"{name:26} {st:6.1f} {co:6.1f} {ms:7.2f}  {kinds}")
-    h.save("dbcalls", {"rows": [dict(zip(("activity", "statements", "connections", "ms_p50", "kinds"), r, strict=False))
+    h.save("dbcalls", {"database": args.database,
+                       "rows": [dict(zip(("activity", "statements", "connections", "ms_p50", "kinds"), r, strict=False))
                                 for r in rows]}, args.json)
 
 
@@ -89,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.dbcalls", description=__doc__)
     p.add_argument("--repeat", type=int, default=200)
     p.add_argument("--json", default=None)
+    p.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                   help="the case store: SQLite file or scratch PostgreSQL database (bench/stores.py)")
     return p
 
 

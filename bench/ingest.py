@@ -24,28 +24,45 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench import _harness as h
-from bench import cases, intake
+from bench import cases, intake, stores
 
 
-def _db_times(path: Path, sql: str) -> tuple[int, float | None]:
-    (count, last), = h.sqlite_query(path, sql)
-    if last is None:
-        return count, None
-    return count, datetime.fromisoformat(last).replace(tzinfo=UTC).timestamp()
+def _db_times(w: h.WorkerProc, sql: str) -> tuple[int, float | None]:
+    (count, last), = w.query(sql)
+    return count, stores.epoch(last)
 
 
 def notice_progress(w: h.WorkerProc) -> tuple[int, float | None]:
-    return _db_times(w.db_path, "SELECT count(*), max(created_at) FROM inbox_message "
-                                "WHERE action = 'tenant_notice_sent'")
+    return _db_times(w, "SELECT count(*), max(created_at) FROM inbox_message "
+                        "WHERE action = 'tenant_notice_sent'")
 
 
 def settled_progress(w: h.WorkerProc) -> tuple[int, float | None]:
-    return _db_times(w.db_path, "SELECT count(*), max(updated_at) FROM case_record")
+    return _db_times(w, "SELECT count(*), max(updated_at) FROM case_record")
+
+
+def invariants(w: h.WorkerProc, action: str) -> dict[str, int]:
+    """What two (or more) workers must not break: no message doubled (one per case, action and
+    receiving party), every case acted on."""
+    return {
+        "doubled_messages": w.query(
+            "SELECT count(*) FROM (SELECT case_id, action, party_code FROM inbox_message "
+            "GROUP BY case_id, action, party_code HAVING count(*) > 1) AS d")[0][0],
+        "cases_acted": w.query(
+            f"SELECT count(DISTINCT case_id) FROM inbox_message WHERE action = '{action}'")[0][0],
+    }
+
+
+def store_footprint(w: h.WorkerProc, n: int, before: tuple[dict[str, int], int]) -> dict[str, Any]:
+    """Case-store rows and bytes the phase's n cases added, per case (docs/capacity.md)."""
+    rows = {t: c - before[0].get(t, 0) for t, c in w.store.table_rows().items()}
+    return {"store_rows": rows, "store_rows_per_case": sum(rows.values()) / n,
+            "store_bytes_per_case": (w.store.used_bytes() - before[1]) / n}
 
 
 def baseline_progress(w: h.WorkerProc, name: str) -> tuple[int, float | None]:
@@ -85,18 +102,22 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
     tq = f"ingest-{prefix.lower()}"
     knobs = args.worker_args if knobs is None else knobs
     worker_args = knobs.split() if (knobs and kind == "vangnet") else []
-    async with h.worker_process(kind, server, tq, wd, worker_args=worker_args, codec=codec) as w:
+    async with h.worker_process(kind, server, tq, wd, worker_args=worker_args, codec=codec,
+                                database=args.database, count=args.workers) as w:
         client = await server.client(codec if kind == "vangnet" else "bare")
         profile = None
         if args.profile and kind == "vangnet":
             profile = h.RESULTS / "profiles" / f"ingest-{via}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-        pids = {"server": server.proc.pid, "worker": w.pid}
+        pids: dict[str, Any] = {"server": server.proc.pid, "worker": w.pids}
+        if w.store is not None and w.store.kind == "postgres":
+            pids["postgres"] = w.store.backend_pids
         ctx = intake.intake(server, w, wd) if via == "api" else None
         api = await ctx.__aenter__() if ctx else None
         try:
             if api:
                 pids["intake"] = api.pid
             rss0 = w.rss()
+            store0 = (w.store.table_rows(), w.store.used_bytes()) if kind == "vangnet" else None
             meter = h.CpuMeter(**pids).start()
             with h.pyspy(w.pid, profile):
                 t0 = time.time()
@@ -127,6 +148,8 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
             t_notice = notice()[1]
             t_settled = settle()[1]
             rss1 = w.rss()
+            extra = ({**invariants(w, "tenant_notice_sent"), **store_footprint(w, n, store0)}
+                     if kind == "vangnet" else {})
         finally:
             if ctx:
                 await ctx.__aexit__(None, None, None)
@@ -143,6 +166,8 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
         **meter.summary(),
         "cpu_ms_per_event": {k: 1000 * v / n for k, v in meter.used.items() if k != "machine"},
         "profile": str(profile) if profile else None,
+        "database": args.database if kind == "vangnet" else None, "workers": args.workers,
+        **extra,
     }
     h.say(f"  {kind} ({via}): {res['events_per_s']:.1f} events/s "
           f"(settled {res['settled_per_s']:.1f}/s); CPU ms/event "
@@ -219,7 +244,14 @@ async def main(args: argparse.Namespace) -> None:
             h.Row("worker RSS after (MB)", _median(r, "worker_rss_mb_after"), _median(base, "worker_rss_mb_after")),
             h.Row("other load on the machine (cores)", _median(r, "foreign_cores"), _median(base, "foreign_cores"),
                   fmt="{:.2f}"),
+            h.Row("doubled messages (max over rounds)", max(x["doubled_messages"] for x in r), None,
+                  "0", max(x["doubled_messages"] for x in r) == 0, fmt="{:.0f}"),
+            h.Row("cases acted on (min over rounds)", min(x["cases_acted"] for x in r), None,
+                  f"{args.n}", min(x["cases_acted"] for x in r) == args.n, fmt="{:.0f}"),
+            h.Row("case-store bytes per case", _median(r, "store_bytes_per_case"), None, fmt="{:,.0f}"),
         ]
+        if "postgres" in r[0]["cpu_ms_per_event"]:
+            rows.append(h.Row("PostgreSQL CPU ms per event", _median(r, "cpu_ms_per_event", "postgres"), None))
         if "intake" in r[0]["cpu_ms_per_event"]:
             rows.append(h.Row("intake CPU ms per event", _median(r, "cpu_ms_per_event", "intake"), None))
     if args.tuned:
@@ -240,7 +272,8 @@ async def main(args: argparse.Namespace) -> None:
         rows.append(h.Row(f"what-if: {label}, server CPU ms/event", _median(r, "cpu_ms_per_event", "server"),
                           _median(ref, "cpu_ms_per_event", "server")))
     rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
-    print(h.table(f"Month-end ingest, N={args.n} ({args.persistence} persistence{rounds})", rows))
+    print(h.table(f"Month-end ingest, N={args.n} ({args.persistence} persistence{rounds}; case store "
+                  f"{args.database}; {args.workers} worker process(es) each)", rows))
     h.save("ingest", {"args": vars(args), "results": results, "what_if": what_if}, args.json)
 
 

@@ -43,7 +43,7 @@ async def open_fleet(client: Any, tq: str, kind: str, refs: list[str], w: h.Work
     if kind == "vangnet":
         await cases.gather_limited(
             [lambda r=r: cases.open_vangnet(client, tq, r, since) for r in refs], concurrency)
-        done = lambda: h.sqlite_query(w.db_path, "SELECT count(*) FROM case_record")[0][0]  # noqa: E731
+        done = lambda: w.query("SELECT count(*) FROM case_record")[0][0]  # noqa: E731
     else:
         due = cases.early_signal_due(since)
         await cases.gather_limited(
@@ -118,13 +118,16 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
     worker_args = args.worker_args.split() if (args.worker_args and kind == "vangnet") else []
     async with contextlib.AsyncExitStack() as stack:
         w = await stack.enter_async_context(h.worker_process(kind, server, tq, wd, worker_args=worker_args,
-                                                             codec=codec))
+                                                             codec=codec, database=args.database,
+                                                             count=args.workers))
         h.say(f"{kind}: opening {args.n} cases")
         await open_fleet(client, tq, kind, refs, w, args.concurrency)
         if args.cache == "cold":  # a fresh worker: every case must be replayed from its history
-            w.proc.stop()
+            for p in w.procs:
+                p.stop()
             w = await stack.enter_async_context(h.worker_process(kind, server, tq, wd, worker_args=worker_args,
-                                                                 codec=codec))
+                                                                 codec=codec, database=args.database,
+                                                                 count=args.workers, store=w.store))
         if via == "api":
             api = await stack.enter_async_context(intake.intake(server, w, wd))
         else:
@@ -133,15 +136,18 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
         # until the server sees it has no pollers: let that window pass before measuring.
         await asyncio.sleep(15 if args.cache == "cold" else 2)
         h.say(f"{kind} ({via}, {args.cache} cache): {args.n} eviction_announced at {args.rate}/s")
-        meter = h.CpuMeter(server=server.proc.pid, worker=w.pid).start()
+        pids: dict[str, Any] = {"server": server.proc.pid, "worker": w.pids}
+        if w.store is not None and w.store.kind == "postgres":
+            pids["postgres"] = w.store.backend_pids
+        meter = h.CpuMeter(**pids).start()
         profile = (h.RESULTS / "profiles" / f"latency-{via}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
                    if args.profile and kind == "vangnet" else None)
         with h.pyspy(w.pid, profile):
             sent = await drive(client, kind, refs, args.rate, api)
         if kind == "vangnet":
-            db = w.db_path
-            done = lambda: h.sqlite_query(  # noqa: E731
-                db, "SELECT count(*) FROM inbox_message WHERE action='crisis_protocol_invoked'")[0][0]
+            wq = w
+            done = lambda: wq.query(  # noqa: E731
+                "SELECT count(*) FROM inbox_message WHERE action='crisis_protocol_invoked'")[0][0]
         else:
             done = lambda: w.stats()["counts"].get("crisis_protocol_invoked", 0)  # noqa: E731
         await h.wait_until(lambda: done() >= args.n, timeout=args.timeout, what="crisis_protocol_invoked",
@@ -153,6 +159,7 @@ async def run_phase(server: h.Server, wd: Path, args: argparse.Namespace, kind: 
           f"p99 {summary['to_timeline']['p99']*1000:.0f} ms")
     return {"kind": kind, "via": via, "codec": codec if kind == "vangnet" else "bare",
             "n": args.n, "rate": args.rate, "cache": args.cache,
+            "database": args.database if kind == "vangnet" else None, "workers": args.workers,
             "latency_s": summary, "raw_s": {k: [round(x, 4) for x in v] for k, v in lat.items()}, **meter.summary(),
             "cpu_ms_per_event": {k: 1000 * v / args.n for k, v in meter.used.items() if k != "machine"}}
 
@@ -197,7 +204,8 @@ async def main(args: argparse.Namespace) -> None:
             h.Row(f"other load on the machine (cores){tag}", results[name]["foreign_cores"],
                   results["baseline"]["foreign_cores"], fmt="{:.2f}"),
         ]
-    print(h.table(f"Event-to-action latency, N={args.n} at {args.rate}/s, {args.cache} cache, via {via}", rows))
+    print(h.table(f"Event-to-action latency, N={args.n} at {args.rate}/s, {args.cache} cache, via {via} "
+                  f"(case store {args.database}, {args.workers} worker process(es))", rows))
     h.save("latency", {"args": vars(args), "results": results}, args.json)
 
 

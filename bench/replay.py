@@ -47,7 +47,7 @@ from workflows import TenantCaseWorkflow
 async def generate(args: argparse.Namespace, wd: Path) -> tuple[list[WorkflowHistory], list[WorkflowHistory]]:
     async with h.dev_server(wd, persistence=args.persistence) as server:
         h.say(f"dev server on {server.address}; generating {args.n} full-lifecycle cases")
-        async with h.worker_process("vangnet", server, "replay-v", wd) as _v, \
+        async with h.worker_process("vangnet", server, "replay-v", wd, database=args.database) as _v, \
                 h.worker_process("baseline", server, "replay-b", wd) as _b:
             client = await server.client()  # vangnet's, encrypting (issue 12)
             bare = await server.client("bare")  # the baseline's

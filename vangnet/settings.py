@@ -80,6 +80,46 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
         port = os.environ.get("VANGNET_UI_PORT", "").strip() or "8233"
         return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    # The worker's tuning (issue 16; docs/benchmarks.md "Production shape", docs/capacity.md).
+    # Each maps to one argument of `temporalio.worker.Worker` (workers/worker.py, `worker_tuning`).
+    # Cases kept in memory between their workflow tasks. A cached case acts on a deadline with
+    # half the worker CPU of one that must be fetched and replayed first (12.5 against 27.2 ms),
+    # and costs ~0.25 MB of RSS: 1,000 keeps the worker near 390 MB (< 500 MB, issue 5). Set it
+    # to the open cases one worker process serves when memory allows (docs/capacity.md).
+    worker_max_cached_workflows: int = Field(default=1000, ge=0,
+                                             validation_alias="VANGNET_WORKER_MAX_CACHED_WORKFLOWS")
+    # Workflow tasks and activities run at once (empty: the SDK's default, 100 each). Measured:
+    # the storm and month-end ingest keep both cores busy with the SDK's slots and pollers (ours
+    # plus the other load ≈ 1.9–2.0 cores), so more cannot help on one host; scale out instead.
+    worker_max_concurrent_workflow_tasks: int | None = Field(
+        default=None, ge=2, validation_alias="VANGNET_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS")
+    worker_max_concurrent_activities: int | None = Field(
+        default=None, ge=1, validation_alias="VANGNET_WORKER_MAX_CONCURRENT_ACTIVITIES")
+    worker_max_concurrent_local_activities: int | None = Field(
+        default=None, ge=1, validation_alias="VANGNET_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES")
+    # Long polls held open against the server, per task type.
+    worker_workflow_task_pollers: int = Field(default=5, ge=2,
+                                              validation_alias="VANGNET_WORKER_WORKFLOW_TASK_POLLERS")
+    worker_activity_task_pollers: int = Field(default=5, ge=1,
+                                              validation_alias="VANGNET_WORKER_ACTIVITY_TASK_POLLERS")
+    # How long a case's next step waits on this worker's own (sticky) queue before the server
+    # hands it to any worker with its whole history: a step that waits longer is replayed from
+    # scratch, so a backlog (the deadline storm) turns cached cases cold. Seconds; the SDK's 10 is
+    # kept (a longer one also delays a crashed worker's cases that long); 120 brought the storm of
+    # 1,000 deadlines to 9.9 s p99 (docs/benchmarks.md, "The deadline storm").
+    worker_sticky_timeout_seconds: float = Field(default=10.0, gt=0,
+                                                 validation_alias="VANGNET_WORKER_STICKY_TIMEOUT_SECONDS")
+    # Eager activity execution: an activity a case schedules is handed straight back to this
+    # worker with the workflow task's completion, when the server allows it
+    # (`system.enableActivityEagerExecution`) and a slot is free.
+    worker_eager_activities: bool = Field(default=True, validation_alias="VANGNET_WORKER_EAGER_ACTIVITIES")
+
+    @field_validator("worker_max_concurrent_workflow_tasks", "worker_max_concurrent_activities",
+                     "worker_max_concurrent_local_activities", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     # How long the intake waits for the case store (a locked SQLite file, an unreachable
     # PostgreSQL) before it answers 503 (RULES §12 I6); the worker waits longer, and retries.
     intake_db_timeout: float = Field(default=2.0, gt=0, validation_alias="VANGNET_INTAKE_DB_TIMEOUT")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities import CaseActivities
 from activities.operations import OperationsActivities
@@ -21,9 +22,28 @@ log = structlog.get_logger("vangnet.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
+def worker_tuning(settings: Settings) -> dict[str, Any]:
+    """The `Worker` arguments of the VANGNET_WORKER_* settings (issue 16): the cache, the slots,
+    the pollers and eager activities; a slot count left empty keeps the SDK's default."""
+    kwargs: dict[str, Any] = {
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_activity_task_pollers),
+        "disable_eager_activity_execution": not settings.worker_eager_activities,
+        "sticky_queue_schedule_to_start_timeout": timedelta(seconds=settings.worker_sticky_timeout_seconds),
+    }
+    for name in ("max_concurrent_workflow_tasks", "max_concurrent_activities",
+                 "max_concurrent_local_activities"):
+        value = getattr(settings, f"worker_{name}")
+        if value is not None:
+            kwargs[name] = value
+    return kwargs
+
+
 def build_worker(client: Client, store: Store, task_queue: str, *,
                  activities: CaseActivities | None = None, **worker_kwargs) -> Worker:
-    """The worker as tests and `python -m workers` run it."""
+    """The worker as tests and `python -m workers` run it: tuned by the store's settings
+    (`worker_tuning`); `worker_kwargs` win over them."""
     activities = activities or CaseActivities(store, store.settings.policy_file)
     return Worker(
         client,
@@ -31,7 +51,7 @@ def build_worker(client: Client, store: Store, task_queue: str, *,
         workflows=[TenantCaseWorkflow, *OPERATIONS_WORKFLOWS],
         activities=[*activities.all(), *OperationsActivities(store).all()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        **worker_kwargs,
+        **{**worker_tuning(store.settings), **worker_kwargs},
     )
 
 
@@ -55,7 +75,12 @@ async def run_worker(settings: Settings | None = None) -> None:
         await _start_dispatcher(client, settings)
         log.info("worker_started", task_queue=settings.task_queue,
                  temporal=client.service_client.config.target_host,
-                 namespace=client.namespace, database=store.engine.url.get_backend_name())
+                 namespace=client.namespace, database=store.engine.url.get_backend_name(),
+                 cache=settings.worker_max_cached_workflows,
+                 workflow_slots=settings.worker_max_concurrent_workflow_tasks or "sdk",
+                 activity_slots=settings.worker_max_concurrent_activities or "sdk",
+                 pollers=f"{settings.worker_workflow_task_pollers}/{settings.worker_activity_task_pollers}",
+                 eager_activities=settings.worker_eager_activities)
         probe = observability.WorkerProbe(client, store, worker)  # /metrics, /livez, /readyz
         async with observability.serving(settings, probe), worker:
             probe.running = True

@@ -1,0 +1,586 @@
+"""Faults under load (issue 15): the rig, the load, the faults and the invariants.
+
+Shared by the short form in tests/faults/test_faults_under_load.py (CI) and the soak in
+bench/faults.py. Every part runs as it does in production, each in its own process:
+
+- the Temporal dev server (`temporal server start-dev --db-filename`, SQLite file, per-workflow
+  time skipping allowed), killed with SIGKILL and restarted on the same file;
+- the worker (`python -m workers`), reaching the server through `TcpProxy` (a TCP proxy of this
+  process that can drop or stall the traffic: a network partition), SIGKILLed and replaced;
+- the intake (`python -m starter serve`), SIGKILLed mid-request and restarted;
+- the case store, a SQLite file that another process can hold locked (BEGIN EXCLUSIVE).
+
+`Load` sends events through the intake as a careful client does (the same event again after no
+answer or a 503, until the first 202) and records every answer. `check` then reads every case
+and returns the invariants' figures: lost, doubled, missing messages, open cases without a
+next deadline, overdue deadlines not fired, non-deterministic replays, 500s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing._timeskipping import TimeSkipper, TimeSkippingConfig
+
+from bench import _harness as h
+
+TASK_QUEUE = "faults"
+CORPORATION = "woonbron"
+_ids = itertools.count(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# A TCP proxy that can partition the network
+# ---------------------------------------------------------------------------------------------
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:port to a target. `partition("drop")` closes every connection and
+    refuses new ones (a broken link, RST); `partition("stall")` holds every byte in both
+    directions (a black hole: packets vanish, connections stay open); `heal()` ends either."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.mode = "pass"
+        self._open = asyncio.Event()
+        self._open.set()
+        self._conns: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._drop_all()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def partition(self, mode: str) -> None:
+        assert mode in ("drop", "stall")
+        self.mode = mode
+        self._open.clear()
+        if mode == "drop":
+            self._drop_all()
+
+    def heal(self) -> None:
+        self.mode = "pass"
+        self._open.set()
+
+    def _drop_all(self) -> None:
+        for a, b in list(self._conns):
+            for w in (a, b):
+                with contextlib.suppress(Exception):
+                    w.transport.abort()
+        self._conns.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "drop":
+            writer.transport.abort()
+            return
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        pair = (writer, up_w)
+        self._conns.add(pair)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await asyncio.gather(self._pump(reader, up_w), self._pump(up_r, writer))
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._tasks.discard(task)
+            self._conns.discard(pair)
+            for w in pair:
+                with contextlib.suppress(Exception):
+                    w.transport.abort()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                await self._open.wait()  # a stall holds the bytes here
+                writer.write(data)
+                await writer.drain()
+        with contextlib.suppress(Exception):
+            writer.transport.abort()
+
+
+# ---------------------------------------------------------------------------------------------
+# The rig: server, worker, intake, store
+# ---------------------------------------------------------------------------------------------
+
+
+async def connect(port: int) -> Client:
+    from vangnet.temporal_client import project_data_converter
+
+    return await Client.connect(f"127.0.0.1:{port}", data_converter=project_data_converter())
+
+
+@dataclass
+class Rig:
+    workdir: Path
+    intake_timeout: float = 1.5  # VANGNET_INTAKE_TEMPORAL_TIMEOUT
+    server: h.Proc | None = None
+    server_port: int = 0
+    server_argv: list[str] = field(default_factory=list)
+    proxy: TcpProxy | None = None
+    worker: h.Proc | None = None
+    intake: h.Proc | None = None
+    intake_url: str = ""
+    client: Client | None = None
+    skipper: TimeSkipper | None = None
+    key: str = ""
+    lock: subprocess.Popen | None = None
+    worker_starts: int = 0
+
+    @property
+    def db_path(self) -> Path:
+        return self.workdir / "vangnet.db"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.db_path}"
+
+    async def start(self) -> None:
+        from vangnet.settings import Settings
+        from vangnet.store import Store, apikeys
+
+        self.server_port = h.free_port()
+        self.server_argv = h.server_argv(self.server_port, self.workdir / "temporal.db",
+                                         log_level="error")
+        await self.start_server()
+        store = await Store.open(Settings(DATABASE_URL=self.db_url))
+        try:
+            self.key, _ = await apikeys.create_key(store.sessions, CORPORATION, "party")
+        finally:
+            await store.close()
+        self.proxy = TcpProxy(self.server_port)
+        await self.proxy.start()
+        await self.start_worker()
+        await self.start_intake()
+
+    async def stop(self) -> None:
+        self.unlock_store()
+        for proc in (self.intake, self.worker):
+            if proc is not None:
+                proc.stop(grace=5)
+        if self.proxy is not None:
+            await self.proxy.close()
+        if self.server is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.server.pid, signal.SIGCONT)
+            self.server.stop(grace=5)
+
+    # -- the server ------------------------------------------------------------------------------
+
+    async def start_server(self) -> None:
+        self.server = h.spawn("temporal", self.server_argv, self.workdir / "temporal.log")
+        deadline = time.monotonic() + 90
+        while True:
+            if self.server.popen.poll() is not None:
+                raise RuntimeError(f"dev server exited:\n{self.server.tail()}")
+            try:
+                client = await connect(self.server_port)
+                await client.service_client.check_health()
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"dev server did not come up:\n{self.server.tail()}") from None
+                await asyncio.sleep(0.2)
+        self.client = client
+        self.skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=False))
+
+    def kill_server(self) -> None:
+        assert self.server is not None
+        self.server.popen.send_signal(signal.SIGKILL)
+        self.server.popen.wait(10)
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    async def start_worker(self) -> None:
+        assert self.proxy is not None and self.client is not None
+        env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{self.proxy.port}", "TEMPORAL_NAMESPACE": "default",
+               "DATABASE_URL": self.db_url, "VANGNET_TASK_QUEUE": TASK_QUEUE,
+               "VANGNET_LOG_FORMAT": "json", "VANGNET_SCHEDULES": "false"}
+        self.worker_starts += 1
+        self.worker = h.spawn("worker", [sys.executable, "-m", "workers"],
+                              self.workdir / "worker.log", env)
+        await h._wait_for_pollers(self.client, TASK_QUEUE, self.worker)
+
+    def kill_worker(self) -> None:
+        assert self.worker is not None
+        self.worker.popen.send_signal(signal.SIGKILL)
+        self.worker.popen.wait(10)
+
+    # -- the intake ------------------------------------------------------------------------------
+
+    async def start_intake(self) -> None:
+        port = h.free_port()
+        env = {"DATABASE_URL": self.db_url, "TEMPORAL_ADDRESS": f"127.0.0.1:{self.server_port}",
+               "TEMPORAL_NAMESPACE": "default", "VANGNET_TASK_QUEUE": TASK_QUEUE,
+               "VANGNET_API_PORT": str(port), "VANGNET_LOG_FORMAT": "json",
+               "VANGNET_INTAKE_TEMPORAL_TIMEOUT": str(self.intake_timeout)}
+        self.intake = h.spawn("intake", [sys.executable, "-m", "starter", "serve"],
+                              self.workdir / "intake.log", env)
+        self.intake_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(timeout=2) as http:
+            for _ in range(900):
+                if self.intake.popen.poll() is not None:
+                    raise RuntimeError(f"intake exited:\n{self.intake.tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{self.intake_url}/livez")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"intake did not come up:\n{self.intake.tail()}")
+
+    def kill_intake(self) -> None:
+        assert self.intake is not None
+        self.intake.popen.send_signal(signal.SIGKILL)
+        self.intake.popen.wait(10)
+
+    async def readyz(self) -> int | None:
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                return (await http.get(f"{self.intake_url}/readyz")).status_code
+        except httpx.HTTPError:
+            return None
+
+    # -- the store -------------------------------------------------------------------------------
+
+    def lock_store(self) -> None:
+        """Another process takes SQLite's exclusive lock and holds it until `unlock_store`."""
+        code = ("import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None,"
+                " timeout=30); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True);"
+                " time.sleep(3600)")
+        self.lock = subprocess.Popen([sys.executable, "-c", code, str(self.db_path)],
+                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert self.lock.stdout is not None
+        assert self.lock.stdout.readline().strip() == b"locked"
+
+    def unlock_store(self) -> None:
+        if self.lock is not None:
+            self.lock.kill()
+            self.lock.wait(10)
+            self.lock = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The load: careful clients through the intake
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    event_id: str
+    case_id: str
+    status: int | None  # None: no answer (the intake died, or the connection broke)
+    at: float  # monotonic
+    code: str | None = None
+
+
+def opening(ref: str) -> dict[str, Any]:
+    # Arrears under a month's rent: R1's notice goes out, R2's early signal falls due in 30 days.
+    return {"type": "arrears_reported", "tenancy_ref": ref, "corporation": CORPORATION,
+            "municipality": "dordrecht", "event_id": f"fo-{ref}", "arrears_cents": 40_000,
+            "monthly_rent_cents": 90_000,
+            "arrears_since": (date.today() - timedelta(days=3)).isoformat()}
+
+
+def payment(ref: str, n: int) -> dict[str, Any]:
+    return {"type": "payment_received", "tenancy_ref": ref, "corporation": CORPORATION,
+            "municipality": "dordrecht", "event_id": f"fp-{ref}-{n}", "amount_cents": 100,
+            "arrears_cents": 40_000 - 100 * n}
+
+
+def case_id_of(ref: str) -> str:
+    return f"case-{CORPORATION}-{ref}"
+
+
+class Load:
+    """Cases opened and fed through the intake by careful clients; every answer is kept."""
+
+    def __init__(self, rig: Rig, *, concurrency: int = 6, give_up_after: float = 240.0) -> None:
+        self.rig = rig
+        self.concurrency = concurrency
+        self.give_up_after = give_up_after
+        self.answers: list[Answer] = []
+        self.sent: dict[str, str] = {}  # event id -> case id
+        self.refs: list[str] = []
+        self.not_answered: list[str] = []  # events that never got a 202 (a finding)
+
+    def new_refs(self, n: int, prefix: str) -> list[str]:
+        refs = [f"{prefix}-{next(_ids):05d}" for _ in range(n)]
+        self.refs += refs
+        return refs
+
+    async def post(self, body: dict[str, Any]) -> Answer:
+        case_id = case_id_of(body["tenancy_ref"])
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                r = await http.post(f"{self.rig.intake_url}/v1/events", json=body,
+                                    headers={"Authorization": f"Bearer {self.rig.key}"})
+        except httpx.HTTPError:
+            answer = Answer(body["event_id"], case_id, None, time.monotonic())
+        else:
+            code = None
+            if r.status_code != 202:
+                with contextlib.suppress(Exception):
+                    code = r.json()["error"]["code"]
+            answer = Answer(body["event_id"], case_id, r.status_code, time.monotonic(), code)
+        self.answers.append(answer)
+        return answer
+
+    async def until_202(self, body: dict[str, Any]) -> bool:
+        self.sent[body["event_id"]] = case_id_of(body["tenancy_ref"])
+        deadline = time.monotonic() + self.give_up_after
+        pause = 0.2
+        while True:
+            answer = await self.post(body)
+            if answer.status == 202:
+                return True
+            if answer.status not in (None, 503) or time.monotonic() > deadline:
+                self.not_answered.append(body["event_id"])
+                return False
+            await asyncio.sleep(pause + random.uniform(0, pause))
+            pause = min(pause * 1.5, 2.0)
+
+    async def case_story(self, ref: str, payments: int) -> None:
+        if await self.until_202(opening(ref)):
+            for n in range(1, payments + 1):
+                await self.until_202(payment(ref, n))
+
+    async def run(self, n_cases: int, prefix: str, payments: int = 2) -> list[str]:
+        refs = self.new_refs(n_cases, prefix)
+        await h.bounded((self.case_story(r, payments) for r in refs), self.concurrency)
+        return refs
+
+    def statuses(self, since: float = 0.0, until: float = float("inf")) -> Counter:
+        return Counter(a.status for a in self.answers if since <= a.at <= until)
+
+
+class ReadyzWatch:
+    """Polls /readyz (and the intake's answers) through an outage window."""
+
+    def __init__(self, rig: Rig, interval: float = 0.3) -> None:
+        self.rig = rig
+        self.interval = interval
+        self.seen: list[tuple[float, int | None]] = []
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        async def loop() -> None:
+            while True:
+                self.seen.append((time.monotonic(), await self.rig.readyz()))
+                await asyncio.sleep(self.interval)
+        self._task = asyncio.create_task(loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def between(self, t0: float, t1: float) -> Counter:
+        return Counter(s for t, s in self.seen if t0 <= t <= t1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the cases back, and the invariants
+# ---------------------------------------------------------------------------------------------
+
+
+async def retrying(fn: Any, *args: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await fn(*args)
+        except RPCError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def settled(client: Client, case_id: str) -> bool:
+    desc = await client.get_workflow_handle(case_id).describe()
+    if desc.status is not None and desc.status.name != "RUNNING":
+        return True
+    raw = desc.raw_description
+    return not raw.pending_activities and not raw.HasField("pending_workflow_task")
+
+
+async def wait_settled(rig: Rig, case_ids: list[str], timeout: float = 180.0) -> float:
+    """Waits until no case has an activity or workflow task pending; returns the seconds taken."""
+    t0 = time.monotonic()
+    todo = list(case_ids)
+    while todo:
+        assert rig.client is not None
+        still = []
+        for cid in todo:
+            try:
+                if not await settled(rig.client, cid):
+                    still.append(cid)
+            except RPCError:
+                still.append(cid)
+        todo = still
+        if todo:
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"{len(todo)} cases did not settle, e.g. {todo[:3]}")
+            await asyncio.sleep(0.3)
+    return time.monotonic() - t0
+
+
+async def inbox_rows(rig: Rig, case_ids: list[str]) -> list[tuple[str, str, str, str]]:
+    from vangnet.settings import Settings
+    from vangnet.store import Store
+    from vangnet.store.models import InboxMessage
+
+    store = await Store.open(Settings(DATABASE_URL=rig.db_url))
+    try:
+        async with store.sessions() as session:
+            rows = await session.execute(
+                sa.select(InboxMessage.case_id, InboxMessage.party_code,
+                          InboxMessage.idempotency_key, InboxMessage.action)
+                .where(InboxMessage.case_id.in_(case_ids)))
+            return [tuple(r) for r in rows]
+    finally:
+        await store.close()
+
+
+@dataclass
+class Findings:
+    cases: int = 0
+    events_202: int = 0
+    lost: list[str] = field(default_factory=list)  # 202 but not on the timeline
+    doubled: list[str] = field(default_factory=list)  # on the timeline more than once
+    never_accepted: list[str] = field(default_factory=list)  # no 202 within the client's patience
+    messages: int = 0
+    messages_doubled: list[str] = field(default_factory=list)
+    messages_missing: list[str] = field(default_factory=list)
+    no_next_deadline: list[str] = field(default_factory=list)
+    deadlines_missed: list[str] = field(default_factory=list)  # due on the case's clock, not fired
+    not_deterministic: list[str] = field(default_factory=list)
+    server_errors: int = 0  # intake answers 500 (or anything but 202/503/no answer)
+
+    def broken(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if isinstance(v, list) and v}
+        if self.server_errors:
+            out["server_errors"] = self.server_errors
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
+
+
+async def check(rig: Rig, load: Load, refs: list[str] | None = None) -> Findings:
+    """Every invariant of issue 15 over the cases of `refs` (default: all of the load's)."""
+    from vangnet.audit.history import fetch_episode
+    from vangnet.audit.replay import CaseReplayer
+
+    assert rig.client is not None and rig.skipper is not None
+    refs = refs if refs is not None else load.refs
+    case_ids = [case_id_of(r) for r in refs]
+    wanted = set(case_ids)
+    f = Findings(cases=len(case_ids))
+    await wait_settled(rig, case_ids)
+    accepted = {a.event_id for a in load.answers if a.status == 202 and a.case_id in wanted}
+    f.events_202 = len(accepted)
+    f.never_accepted = [e for e in load.not_answered if load.sent.get(e) in wanted]
+    f.server_errors = sum(1 for a in load.answers if a.case_id in wanted
+                          and a.status not in (None, 202, 503))
+    expected_messages: Counter = Counter()
+    on_timeline: Counter = Counter()
+    for cid in case_ids:
+        handle = rig.client.get_workflow_handle(cid)
+        try:
+            timeline = await retrying(handle.query, "timeline")
+            status = await retrying(handle.query, "status")
+        except RPCError:
+            continue  # a case that never opened: its events count as lost below
+        for entry in timeline:
+            eid = entry["detail"].get("event_id")
+            if entry["category"] == "event" and eid:
+                on_timeline[eid] += 1
+            if entry["category"] == "action":
+                for party in entry["detail"].get("delivered_to", []):
+                    expected_messages[(cid, party, entry["kind"])] += 1
+        if not status["closed"]:
+            nxt = status["next_deadline"]
+            if nxt is None:
+                f.no_next_deadline.append(cid)
+            else:
+                now = await rig.skipper.get_current_time(handle)
+                if datetime.fromisoformat(nxt["due_at"]) <= now:
+                    f.deadlines_missed.append(f"{cid}:{nxt['kind']}")
+    f.lost = sorted(e for e in accepted if on_timeline[e] == 0)
+    f.doubled = sorted(e for e, n in on_timeline.items() if n > 1)
+    rows = await inbox_rows(rig, case_ids)
+    f.messages = len(rows)
+    by_key = Counter((party, key) for _, party, key, _ in rows)
+    f.messages_doubled = sorted(f"{p}:{k}" for (p, k), n in by_key.items() if n > 1)
+    got = Counter((cid, party, action) for cid, party, _, action in rows)
+    for k in set(expected_messages) | set(got):
+        if got[k] > expected_messages[k]:
+            f.messages_doubled.append(":".join(k))
+        elif got[k] < expected_messages[k]:
+            f.messages_missing.append(":".join(k))
+    replayer = CaseReplayer(quiet=True)
+    for cid in case_ids:
+        try:
+            runs = await retrying(fetch_episode, rig.client, cid)
+        except RPCError:
+            continue
+        if not (await replayer.replay(runs)).deterministic:
+            f.not_deterministic.append(cid)
+    return f
+
+
+# ---------------------------------------------------------------------------------------------
+# Recovery: a canary case through the whole path
+# ---------------------------------------------------------------------------------------------
+
+
+async def canary(rig: Rig, load: Load, timeout: float = 180.0) -> float:
+    """Seconds until a new case, sent through the intake now, has its first action delivered:
+    the whole path (intake, server, worker, store) works again."""
+    t0 = time.monotonic()
+    [ref] = load.new_refs(1, "CNR")
+    assert await load.until_202(opening(ref)), "the canary was never accepted"
+    assert rig.client is not None
+    handle = rig.client.get_workflow_handle(case_id_of(ref))
+    while True:
+        with contextlib.suppress(RPCError):
+            timeline = await handle.query("timeline")
+            if any(e["category"] == "action" and "delivered_to" in e["detail"] for e in timeline):
+                return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError("the canary case never delivered its first action")
+        await asyncio.sleep(0.2)

@@ -383,6 +383,21 @@ class Load:
         await h.bounded((self.case_story(r, payments) for r in refs), self.concurrency)
         return refs
 
+    async def run_until(self, stop: asyncio.Event, min_cases: int, prefix: str,
+                        payments: int = 2, max_cases: int = 5000) -> list[str]:
+        """Keeps `concurrency` clients opening and feeding cases until `stop` is set and at
+        least `min_cases` were started (at most `max_cases`): a load that spans every fault."""
+        refs: list[str] = []
+
+        async def client() -> None:
+            while len(refs) < max_cases and not (stop.is_set() and len(refs) >= min_cases):
+                [ref] = self.new_refs(1, prefix)
+                refs.append(ref)
+                await self.case_story(ref, payments)
+
+        await asyncio.gather(*(client() for _ in range(self.concurrency)))
+        return refs
+
     def statuses(self, since: float = 0.0, until: float = float("inf")) -> Counter:
         return Counter(a.status for a in self.answers if since <= a.at <= until)
 

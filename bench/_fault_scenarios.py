@@ -29,6 +29,9 @@ class Size:
     runs: int = 2  # injections per scenario
     outage: float = 3.0  # seconds a dependency stays down (store lock, server, partition)
     concurrency: int = 6
+    think: float = 0.0  # a client's pause after each event
+    store_outage: float | None = None  # how long the store stays locked (default: outage)
+    max_cases: int = 5000  # per scenario: the load stops opening cases there
 
 
 @dataclass
@@ -67,7 +70,8 @@ async def _under_load(rig: F.Rig, load: F.Load, size: Size, prefix: str, inject:
     """Runs the load and `inject()` side by side (the load goes on until the last injection
     has recovered, and spans at least `size.cases` cases); returns the load's refs."""
     stop = asyncio.Event()
-    work = asyncio.create_task(load.run_until(stop, size.cases, prefix, size.payments))
+    work = asyncio.create_task(load.run_until(stop, size.cases, prefix, size.payments,
+                                              size.max_cases))
     try:
         await asyncio.sleep(0.5)  # the load is under way before the first fault
         await inject()
@@ -174,7 +178,7 @@ async def store_locked(rig: F.Rig, load: F.Load, size: Size, rng: random.Random)
     async def inject() -> None:
         for _ in range(size.runs):
             await _pause(rng)
-            await _down(rig, load, out, size.outage, begin, end)
+            await _down(rig, load, out, size.store_outage or size.outage, begin, end)
     refs = await _under_load(rig, load, size, "SL", inject)
     out.findings = await F.check(rig, load, refs)
     return out
@@ -265,7 +269,7 @@ async def run_all(rig: F.Rig, size: Size, faults: tuple[str, ...] = FAULTS, seed
     rng = random.Random(seed)
     outcomes = []
     for fault in faults:
-        load = F.Load(rig, concurrency=size.concurrency)
+        load = F.Load(rig, concurrency=size.concurrency, think=size.think)
         t0 = time.monotonic()
         outcome = await SCENARIOS[fault](rig, load, size, rng)
         outcome.seconds = time.monotonic() - t0

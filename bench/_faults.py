@@ -328,8 +328,10 @@ def case_id_of(ref: str) -> str:
 class Load:
     """Cases opened and fed through the intake by careful clients; every answer is kept."""
 
-    def __init__(self, rig: Rig, *, concurrency: int = 6, give_up_after: float = 240.0) -> None:
+    def __init__(self, rig: Rig, *, concurrency: int = 6, give_up_after: float = 240.0,
+                 think: float = 0.0) -> None:
         self.rig = rig
+        self.think = think  # a client's pause after each of its events (paces a long soak)
         self.concurrency = concurrency
         self.give_up_after = give_up_after
         self.answers: list[Answer] = []
@@ -376,7 +378,9 @@ class Load:
     async def case_story(self, ref: str, payments: int) -> None:
         if await self.until_202(opening(ref)):
             for n in range(1, payments + 1):
+                await asyncio.sleep(self.think)
                 await self.until_202(payment(ref, n))
+        await asyncio.sleep(self.think)
 
     async def run(self, n_cases: int, prefix: str, payments: int = 2) -> list[str]:
         refs = self.new_refs(n_cases, prefix)

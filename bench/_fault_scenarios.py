@@ -117,7 +117,7 @@ async def _down(rig: F.Rig, load: F.Load, out: Outcome, seconds: float, begin: A
     await watch.stop()
     t1 = time.monotonic()
     out.outage_readyz.update(watch.between(t0, t1))
-    out.outage_answers.update(load.statuses(t0 + 0.5, t1))  # calls begun before the fault may end 202
+    out.outage_answers.update(load.statuses(t0, t1))  # calls made while it was down
     t2 = time.monotonic()
     await end()
     out.outage_lengths.append(time.monotonic() - t0)
@@ -166,11 +166,15 @@ async def intake_kill(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) 
 
 
 async def store_locked(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) -> Outcome:
-    """(4) The case store held locked by another process while activities and intake calls run."""
-    out = Outcome("store_locked", size.runs, F.Findings())
+    """(4) The case store unavailable while activities and intake calls run: SQLite held locked
+    by another process, or PostgreSQL refusing connections (its proxy resets them)."""
+    out = Outcome("store_refused_pg" if rig.postgres else "store_locked", size.runs, F.Findings())
 
     async def begin() -> None:
-        await asyncio.get_running_loop().run_in_executor(None, rig.lock_store)
+        if rig.postgres:
+            rig.lock_store()  # the proxy lives on this loop
+        else:  # waits for the lock holder to say so
+            await asyncio.get_running_loop().run_in_executor(None, rig.lock_store)
 
     async def end() -> None:
         rig.unlock_store()

@@ -139,6 +139,16 @@ class TcpProxy:
 # ---------------------------------------------------------------------------------------------
 
 
+def _pg_url(admin_url: str) -> Any:
+    from vangnet.store import normalize_url
+
+    return normalize_url(admin_url)
+
+
+def _pg_dsn(admin_url: str) -> str:
+    return _pg_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 async def connect(port: int) -> Client:
     from vangnet.temporal_client import project_data_converter
 
@@ -161,24 +171,76 @@ class Rig:
     key: str = ""
     lock: subprocess.Popen | None = None
     worker_starts: int = 0
+    # "sqlite" (a file in workdir) or a PostgreSQL admin URL: then a database of the rig's own,
+    # which the worker and the intake reach through `store_proxy` (its outage: refused).
+    store: str = "sqlite"
+    pg_database: str = ""
+    store_proxy: TcpProxy | None = None
 
     @property
     def db_path(self) -> Path:
         return self.workdir / "vangnet.db"
 
     @property
-    def db_url(self) -> str:
+    def postgres(self) -> bool:
+        return self.store != "sqlite"
+
+    @property
+    def direct_url(self) -> str:
+        """The store as the test reads it (never through the proxy)."""
+        if self.postgres:
+            return str(_pg_url(self.store).set(database=self.pg_database)
+                       .render_as_string(hide_password=False))
         return f"sqlite+aiosqlite:///{self.db_path}"
+
+    @property
+    def db_url(self) -> str:
+        """The store as the worker and the intake reach it."""
+        if self.postgres:
+            assert self.store_proxy is not None
+            return str(_pg_url(self.store).set(database=self.pg_database, host="127.0.0.1",
+                                               port=self.store_proxy.port)
+                       .render_as_string(hide_password=False))
+        return self.direct_url
+
+    async def _create_pg_database(self) -> None:
+        import uuid
+
+        import asyncpg
+
+        # The prefix of tests/store's throw-away databases: a killed run's is dropped as stale.
+        self.pg_database = f"vangnet_test_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(_pg_dsn(self.store), timeout=5)
+        try:
+            await conn.execute(f'CREATE DATABASE "{self.pg_database}"')
+        finally:
+            await conn.close()
+        self.store_proxy = TcpProxy(_pg_url(self.store).port or 5432)
+        await self.store_proxy.start()
+
+    async def _drop_pg_database(self) -> None:
+        import asyncpg
+
+        if not self.pg_database:
+            return
+        with contextlib.suppress(Exception):
+            conn = await asyncpg.connect(_pg_dsn(self.store), timeout=5)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)')
+            finally:
+                await conn.close()
 
     async def start(self) -> None:
         from vangnet.settings import Settings
         from vangnet.store import Store, apikeys
 
+        if self.postgres:
+            await self._create_pg_database()
         self.server_port = h.free_port()
         self.server_argv = h.server_argv(self.server_port, self.workdir / "temporal.db",
                                          log_level="error")
         await self.start_server()
-        store = await Store.open(Settings(DATABASE_URL=self.db_url))
+        store = await Store.open(Settings(DATABASE_URL=self.direct_url))
         try:
             self.key, _ = await apikeys.create_key(store.sessions, CORPORATION, "party")
         finally:
@@ -199,6 +261,9 @@ class Rig:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.server.pid, signal.SIGCONT)
             self.server.stop(grace=5)
+        if self.store_proxy is not None:
+            await self.store_proxy.close()
+        await self._drop_pg_database()
 
     # -- the server ------------------------------------------------------------------------------
 
@@ -277,7 +342,12 @@ class Rig:
     # -- the store -------------------------------------------------------------------------------
 
     def lock_store(self) -> None:
-        """Another process takes SQLite's exclusive lock and holds it until `unlock_store`."""
+        """SQLite: another process takes the exclusive lock and holds it until `unlock_store`.
+        PostgreSQL: every connection to it is cut, and new ones are reset at once."""
+        if self.postgres:
+            assert self.store_proxy is not None
+            self.store_proxy.partition("drop")
+            return
         code = ("import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None,"
                 " timeout=30); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True);"
                 " time.sleep(3600)")
@@ -287,6 +357,8 @@ class Rig:
         assert self.lock.stdout.readline().strip() == b"locked"
 
     def unlock_store(self) -> None:
+        if self.store_proxy is not None:
+            self.store_proxy.heal()
         if self.lock is not None:
             self.lock.kill()
             self.lock.wait(10)
@@ -303,8 +375,9 @@ class Answer:
     event_id: str
     case_id: str
     status: int | None  # None: no answer (the intake died, or the connection broke)
-    at: float  # monotonic
+    at: float  # monotonic, when the answer came (or the call broke)
     code: str | None = None
+    sent: float = 0.0  # monotonic, when the call was made
 
 
 def opening(ref: str) -> dict[str, Any]:
@@ -346,18 +419,19 @@ class Load:
 
     async def post(self, body: dict[str, Any]) -> Answer:
         case_id = case_id_of(body["tenancy_ref"])
+        sent = time.monotonic()
         try:
             async with httpx.AsyncClient(timeout=30) as http:
                 r = await http.post(f"{self.rig.intake_url}/v1/events", json=body,
                                     headers={"Authorization": f"Bearer {self.rig.key}"})
         except httpx.HTTPError:
-            answer = Answer(body["event_id"], case_id, None, time.monotonic())
+            answer = Answer(body["event_id"], case_id, None, time.monotonic(), sent=sent)
         else:
             code = None
             if r.status_code != 202:
                 with contextlib.suppress(Exception):
                     code = r.json()["error"]["code"]
-            answer = Answer(body["event_id"], case_id, r.status_code, time.monotonic(), code)
+            answer = Answer(body["event_id"], case_id, r.status_code, time.monotonic(), code, sent)
         self.answers.append(answer)
         return answer
 
@@ -403,7 +477,8 @@ class Load:
         return refs
 
     def statuses(self, since: float = 0.0, until: float = float("inf")) -> Counter:
-        return Counter(a.status for a in self.answers if since <= a.at <= until)
+        """The answers to calls made at `since` or later and answered by `until`."""
+        return Counter(a.status for a in self.answers if since <= a.sent and a.at <= until)
 
 
 class ReadyzWatch:
@@ -482,7 +557,7 @@ async def inbox_rows(rig: Rig, case_ids: list[str]) -> list[tuple[str, str, str,
     from vangnet.store import Store
     from vangnet.store.models import InboxMessage
 
-    store = await Store.open(Settings(DATABASE_URL=rig.db_url))
+    store = await Store.open(Settings(DATABASE_URL=rig.direct_url))
     try:
         async with store.sessions() as session:
             rows = await session.execute(

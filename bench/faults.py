@@ -3,6 +3,8 @@ short form in tests/faults, with the invariants checked over every case.
 
     .venv/bin/python -m bench.faults                       # the soak of docs/reliability.md
     .venv/bin/python -m bench.faults --cases 20 --runs 2 --outage 5 --faults worker_kill,partition
+    .venv/bin/python -m bench.faults --faults store_locked \
+        --store postgresql+asyncpg://postgres@127.0.0.1:5432/postgres   # PostgreSQL refusing
 
 Writes bench/results/faults-<time>.json and prints a markdown table (fault × runs × events ×
 lost × doubled × deadlines missed × max recovery time) for docs/reliability.md. Exit status 3
@@ -45,6 +47,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--think", type=float, default=0.5, help="a client's pause after each event")
     p.add_argument("--max-cases", type=int, default=400, help="cases at most, per fault")
     p.add_argument("--faults", default=",".join(FAULTS), help="comma-separated, in this order")
+    p.add_argument("--store", default="sqlite",
+                   help="sqlite (a file; its outage: held locked by another process) or a "
+                        "PostgreSQL URL (its outage: connections refused); e.g. "
+                        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--seed", type=int, default=15)
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
     p.add_argument("--json", default=None, help="where to write the results")
@@ -62,7 +68,7 @@ async def main() -> None:
     faults = tuple(f for f in args.faults.split(",") if f)
     busy0, t0 = h.machine_busy_seconds(), time.monotonic()
     with h.workdir(keep=args.keep, prefix="vangnet-faults-") as wd:
-        rig = F.Rig(Path(wd))
+        rig = F.Rig(Path(wd), store=args.store)
         await rig.start()
         try:
             outcomes = await S.run_all(rig, size, faults, args.seed, say=h.say)
@@ -75,6 +81,7 @@ async def main() -> None:
     print(table)
     h.save("faults", {
         "size": size.__dict__, "faults": list(faults), "seed": args.seed,
+        "store": "sqlite" if args.store == "sqlite" else "postgresql",
         "wall_seconds": round(wall, 1),
         # other work on the machine during the soak: cores busy on average (of 2)
         "machine_cores_busy": round((h.machine_busy_seconds() - busy0) / wall, 2),

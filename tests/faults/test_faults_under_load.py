@@ -100,3 +100,37 @@ async def test_deadline_falling_due_during_an_outage_fires_after_it(rig):
     # Late by the outage and the recovery, no more (the case's clock runs on during the outage).
     bound = max(outcome.outage_lengths) + max(outcome.recoveries) + 5
     assert all(0 <= late <= bound for late in outcome.deadline_lateness), outcome.row()
+
+
+PG_URL = os.environ.get("VANGNET_TEST_POSTGRES_URL",
+                        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def pg_rig():
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(F._pg_dsn(PG_URL), timeout=5)
+        await conn.close()
+    except (OSError, asyncpg.PostgresError) as err:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is not reachable: {type(err).__name__}")
+        pytest.skip(f"PostgreSQL is not reachable: {type(err).__name__}")
+    with tempfile.TemporaryDirectory(prefix="vangnet-faults-pg-") as workdir:
+        the_rig = F.Rig(Path(workdir), store=PG_URL)
+        try:
+            await the_rig.start()
+            yield the_rig
+        finally:
+            await the_rig.stop()
+
+
+@pytest.mark.postgres
+async def test_postgres_refusing_connections(pg_rig):
+    outcome = await run(pg_rig, "store_locked")
+    assert outcome.fault == "store_refused_pg"
+    assert outcome.outage_readyz[503] > 0 and outcome.outage_readyz[200] == 0, outcome.row()
+    # The intake needs the store for every event (the sender's key): 503 throughout.
+    assert set(outcome.outage_answers) <= {503, None}, outcome.row()
+    assert outcome.outage_answers[503] > 0, str(outcome.row())

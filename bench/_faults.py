@@ -348,9 +348,17 @@ class Rig:
             assert self.store_proxy is not None
             self.store_proxy.partition("drop")
             return
-        code = ("import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None,"
-                " timeout=30); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True);"
-                " time.sleep(3600)")
+        # A busy file can answer "locked" at once, busy handler or not: try again for a minute.
+        code = ("import sqlite3, sys, time\n"
+                "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)\n"
+                "for _ in range(600):\n"
+                "    try:\n"
+                "        c.execute('BEGIN EXCLUSIVE'); break\n"
+                "    except sqlite3.OperationalError:\n"
+                "        time.sleep(0.1)\n"
+                "else:\n"
+                "    sys.exit('could not lock the store')\n"
+                "print('locked', flush=True); time.sleep(3600)\n")
         self.lock = subprocess.Popen([sys.executable, "-c", code, str(self.db_path)],
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert self.lock.stdout is not None

@@ -43,6 +43,7 @@ class Outcome:
     # what the intake answered to events, and /readyz, while the dependency was down
     outage_answers: Counter = field(default_factory=Counter)
     outage_readyz: Counter = field(default_factory=Counter)
+    outage_codes: Counter = field(default_factory=Counter)  # the same answers with their codes
     deadline_lateness: list[float] = field(default_factory=list)  # seconds past due, per deadline
     outage_lengths: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -62,6 +63,7 @@ class Outcome:
             "max_outage_s": round(max(self.outage_lengths), 2) if self.outage_lengths else None,
             "outage_answers": {str(k): v for k, v in self.outage_answers.items()},
             "outage_readyz": {str(k): v for k, v in self.outage_readyz.items()},
+            "outage_codes": dict(self.outage_codes),
             "seconds": round(self.seconds, 1),
         }
 
@@ -118,6 +120,7 @@ async def _down(rig: F.Rig, load: F.Load, out: Outcome, seconds: float, begin: A
     t1 = time.monotonic()
     out.outage_readyz.update(watch.between(t0, t1))
     out.outage_answers.update(load.statuses(t0, t1))  # calls made while it was down
+    out.outage_codes.update(load.codes(t0, t1))
     t2 = time.monotonic()
     await end()
     out.outage_lengths.append(time.monotonic() - t0)

@@ -488,6 +488,11 @@ class Load:
         """The answers to calls made at `since` or later and answered by `until`."""
         return Counter(a.status for a in self.answers if since <= a.sent and a.at <= until)
 
+    def codes(self, since: float = 0.0, until: float = float("inf")) -> Counter:
+        """The same, as "status code" (the error code of a refusal)."""
+        return Counter(f"{a.status} {a.code or ''}".strip() for a in self.answers
+                       if since <= a.sent and a.at <= until)
+
 
 class ReadyzWatch:
     """Polls /readyz (and the intake's answers) through an outage window."""

@@ -102,6 +102,36 @@ async def test_deadline_falling_due_during_an_outage_fires_after_it(rig):
     assert all(0 <= late <= bound for late in outcome.deadline_lateness), outcome.row()
 
 
+async def test_the_checks_see_a_lost_event_and_a_doubled_message(rig):
+    """The invariants are not vacuous: a 202 for an event no case has, and a second message for
+    an action that had one receiver, are both reported."""
+    import time
+    from datetime import UTC, datetime
+
+    from vangnet.settings import Settings
+    from vangnet.store import Store
+    from vangnet.store.models import InboxMessage
+
+    load = F.Load(rig)
+    [ref] = await load.run(1, "CHK", payments=0)
+    case_id = F.case_id_of(ref)
+    load.answers.append(F.Answer("never-sent", case_id, 202, time.monotonic()))
+    await F.wait_settled(rig, [case_id])
+    store = await Store.open(Settings(DATABASE_URL=rig.direct_url))
+    try:
+        async with store.sessions() as session:
+            session.add(InboxMessage(party_code=F.CORPORATION, idempotency_key=f"{case_id}/x/999",
+                                     case_id=case_id, action="tenant_notice_sent", payload={},
+                                     created_at=datetime.now(UTC)))
+            await session.commit()
+    finally:
+        await store.close()
+    findings = await F.check(rig, load, [ref])
+    assert findings.lost == ["never-sent"]
+    assert findings.messages_doubled == [f"{case_id}:{F.CORPORATION}:tenant_notice_sent"]
+    assert set(findings.broken()) == {"lost", "messages_doubled"}
+
+
 PG_URL = os.environ.get("VANGNET_TEST_POSTGRES_URL",
                         "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 

@@ -8,7 +8,6 @@ action is delivered) and what the intake and /readyz answered while a dependency
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections import Counter
@@ -281,7 +280,7 @@ async def run_all(rig: F.Rig, size: Size, faults: tuple[str, ...] = FAULTS, seed
         outcome = await SCENARIOS[fault](rig, load, size, rng)
         outcome.seconds = time.monotonic() - t0
         say(f"{fault}: {outcome.row()}")
-        with contextlib.suppress(Exception):
-            outcome.findings.broken() and say(f"  BROKEN: {outcome.findings.broken()}")
+        if outcome.findings.broken():
+            say(f"  BROKEN: {outcome.findings.broken()}")
         outcomes.append(outcome)
     return outcomes

@@ -213,15 +213,19 @@ async def partition(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) ->
 
 
 async def deadline_in_outage(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) -> Outcome:
-    """(6) A deadline falls due while the worker is down or cut off; it fires after recovery,
-    late by the outage and no more. The case's own clock is moved past its next deadline with
-    per-workflow time skipping while the outage lasts."""
+    """(6) A deadline falls due during an outage: the worker killed, the worker cut off (stalled
+    partition) or the Temporal server killed, in turn. It fires after recovery, late by the
+    outage and no more. The case's own clock is moved with per-workflow time skipping: past the
+    deadline while the worker is away; for the server, to 2 s before it just before the kill
+    (the case's clock runs on with the real one, so the deadline falls due while the server is
+    down)."""
     out = Outcome("deadline_in_outage", size.runs, F.Findings())
     refs = await load.run(size.cases, "DO", size.payments)
     await F.wait_settled(rig, [F.case_id_of(r) for r in refs])
     per_run = max(1, len(refs) // max(1, size.runs))
     for i in range(size.runs):
         chosen = refs[i * per_run:(i + 1) * per_run] or refs[-1:]
+        kind = ("worker_kill", "partition", "server_down")[i % 3]
         assert rig.client is not None and rig.skipper is not None
         dues: dict[str, tuple[str, datetime]] = {}
         moves = {}
@@ -230,41 +234,68 @@ async def deadline_in_outage(rig: F.Rig, load: F.Load, size: Size, rng: random.R
             nxt = (await handle.query("status"))["next_deadline"]
             due = datetime.fromisoformat(nxt["due_at"])
             dues[handle.id] = (nxt["kind"], due)
-            moves[handle.id] = due - await rig.skipper.get_current_time(handle) + timedelta(minutes=1)
-        kind = ("worker_kill", "partition")[i % 2]
+            until_due = due - await rig.skipper.get_current_time(handle)
+            if kind == "server_down":
+                await rig.skipper.fast_forward(handle, until_due - timedelta(seconds=2))
+            else:
+                moves[handle.id] = until_due + timedelta(minutes=1)
         t0 = time.monotonic()
         if kind == "worker_kill":
             rig.kill_worker()
-        else:
+        elif kind == "partition":
             assert rig.proxy is not None
             rig.proxy.partition("stall")
+        else:
+            rig.kill_server()
         skips = [asyncio.create_task(rig.skipper.fast_forward(rig.client.get_workflow_handle(cid),
                                                               moves[cid])) for cid in moves]
         await asyncio.sleep(size.outage)
         t1 = time.monotonic()
         if kind == "worker_kill":
             await rig.start_worker()
-        else:
+        elif kind == "partition":
             assert rig.proxy is not None
             rig.proxy.heal()
+        else:
+            await rig.start_server()
         outage = time.monotonic() - t0
         out.outage_lengths.append(outage)
         await asyncio.wait_for(asyncio.gather(*skips), 180)
-        await F.wait_settled(rig, list(moves))
+        fired = await _fired(rig, dues, timeout=180)
+        await F.wait_settled(rig, list(dues))
         out.recoveries.append(time.monotonic() - t1)  # until every deadline has fired and settled
         for cid, (deadline_kind, due) in dues.items():
-            timeline = await rig.client.get_workflow_handle(cid).query("timeline")
-            fired = [datetime.fromisoformat(e["at"]) for e in timeline
-                     if e["category"] == "deadline" and e["kind"] == deadline_kind]
-            if not fired:
+            if cid not in fired:
                 out.findings.deadlines_missed.append(f"{cid}:{deadline_kind}")
-                continue
-            lateness = (fired[-1] - due).total_seconds()
-            out.deadline_lateness.append(lateness)
+            else:
+                out.deadline_lateness.append((fired[cid] - due).total_seconds())
     missed = list(out.findings.deadlines_missed)
     out.findings = await F.check(rig, load, refs)
     out.findings.deadlines_missed += missed
     return out
+
+
+async def _fired(rig: F.Rig, dues: dict[str, tuple[str, datetime]], timeout: float
+                 ) -> dict[str, datetime]:
+    """When each case's deadline fired (on its timeline), waiting up to `timeout` seconds."""
+    fired: dict[str, datetime] = {}
+    deadline = time.monotonic() + timeout
+    while len(fired) < len(dues) and time.monotonic() < deadline:
+        assert rig.client is not None
+        for cid, (kind, _) in dues.items():
+            if cid in fired:
+                continue
+            try:
+                timeline = await rig.client.get_workflow_handle(cid).query("timeline")
+            except F.RPCError:
+                continue
+            at = [datetime.fromisoformat(e["at"]) for e in timeline
+                  if e["category"] == "deadline" and e["kind"] == kind]
+            if at:
+                fired[cid] = at[-1]
+        if len(fired) < len(dues):
+            await asyncio.sleep(0.3)
+    return fired
 
 
 SCENARIOS = {f: globals()[f] for f in FAULTS}

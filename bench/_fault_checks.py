@@ -94,6 +94,7 @@ class Findings:
     deadlines_missed: list[str] = field(default_factory=list)  # due on the case's clock, not fired
     not_deterministic: list[str] = field(default_factory=list)
     server_errors: int = 0  # intake answers 500 (or anything but 202/503/no answer)
+    unexpected_answers: list[str] = field(default_factory=list)  # "event_id status code"
 
     def broken(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if isinstance(v, list) and v}
@@ -119,8 +120,9 @@ async def check(rig: Rig, load: Load, refs: list[str] | None = None) -> Findings
     accepted = {a.event_id for a in load.answers if a.status == 202 and a.case_id in wanted}
     f.events_202 = len(accepted)
     f.never_accepted = [e for e in load.not_answered if load.sent.get(e) in wanted]
-    f.server_errors = sum(1 for a in load.answers if a.case_id in wanted
-                          and a.status not in (None, 202, 503))
+    f.unexpected_answers = [f"{a.event_id} {a.status} {a.code}" for a in load.answers
+                            if a.case_id in wanted and a.status not in (None, 202, 503)]
+    f.server_errors = len(f.unexpected_answers)
     expected_messages: Counter = Counter()
     on_timeline: Counter = Counter()
     for cid in case_ids:

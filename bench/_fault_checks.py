@@ -42,7 +42,12 @@ async def settled(client: Client, case_id: str) -> bool:
     return not raw.pending_activities and not raw.HasField("pending_workflow_task")
 
 
-async def wait_settled(rig: Rig, case_ids: list[str], timeout: float = 180.0) -> float:
+# A case whose store activity kept failing through an outage retries after up to
+# ACTIVITY_RETRY.maximum_interval (workflows/case.py: 5 minutes): settling may take that long.
+SETTLE_TIMEOUT = 420.0
+
+
+async def wait_settled(rig: Rig, case_ids: list[str], timeout: float = SETTLE_TIMEOUT) -> float:
     """Waits until no case has an activity or workflow task pending; returns the seconds taken."""
     t0 = time.monotonic()
     todo = list(case_ids)

@@ -306,7 +306,9 @@ async def run_all(rig: F.Rig, size: Size, faults: tuple[str, ...] = FAULTS, seed
     rng = random.Random(seed)
     outcomes = []
     for fault in faults:
-        load = F.Load(rig, concurrency=size.concurrency, think=size.think)
+        # A client's patience outlasts every outage of the scenario put together.
+        patience = 240.0 + size.runs * max(size.outage, size.store_outage or 0.0)
+        load = F.Load(rig, concurrency=size.concurrency, think=size.think, give_up_after=patience)
         t0 = time.monotonic()
         outcome = await SCENARIOS[fault](rig, load, size, rng)
         outcome.seconds = time.monotonic() - t0

@@ -101,6 +101,15 @@ def is_database_error(err: BaseException) -> bool:
     if isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
                         sa_exc.TimeoutError)):
         return True
+    if isinstance(err, sa_exc.DBAPIError):
+        # A connection that broke under a rollback or a statement can arrive as a plain
+        # DBAPIError around the driver's own error (issue 15: PostgreSQL refusing connections
+        # mid-request was answered 500): the connection was invalidated, or what it wraps is a
+        # connection error.
+        if err.connection_invalidated:
+            return True
+        orig = err.orig
+        return orig is not None and orig is not err and is_database_error(orig)
     # asyncpg's connection errors reach us unwrapped when the server cannot be reached at all.
     if isinstance(err, (OSError, TimeoutError)) and not isinstance(err, FileNotFoundError):
         return True

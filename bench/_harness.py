@@ -297,6 +297,27 @@ def spawn(name: str, argv: Sequence[str], log: Path, env: dict[str, str] | None 
     return Proc(name, popen, log)
 
 
+async def spawn_intake(workdir: Path, env: dict[str, str], *, probe: str = "/livez",
+                       attempts: int = 900) -> tuple[Proc, str]:
+    """`python -m starter serve` on a free port with `env`, once `probe` answers 200 (polled every
+    0.1 s, `attempts` times): the process and its base URL. Raises when it exits or never answers."""
+    import httpx  # only the benchmarks and tests that start an intake need it
+
+    port = free_port()
+    proc = spawn("intake", [sys.executable, "-m", "starter", "serve"], workdir / "intake.log",
+                 {**env, "VANGNET_API_PORT": str(port)})
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(timeout=2) as http:
+        for _ in range(attempts):
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"intake exited:\n{proc.tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{url}{probe}")).status_code == 200:
+                    return proc, url
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"intake did not come up:\n{proc.tail()}")
+
+
 # ---------------------------------------------------------------------------------------------
 # The dev server
 # ---------------------------------------------------------------------------------------------

@@ -90,23 +90,12 @@ class Rig:
             await asyncio.sleep(0.005)
 
     async def start_intake(self) -> None:
-        port = h.free_port()
         env = {"DATABASE_URL": self.db_url, "TEMPORAL_ADDRESS": f"127.0.0.1:{self.server_port}",
                "TEMPORAL_NAMESPACE": "default", "VANGNET_TASK_QUEUE": TASK_QUEUE,
-               "VANGNET_API_PORT": str(port), "VANGNET_INTAKE_TEMPORAL_TIMEOUT": INTAKE_TIMEOUT,
+               "VANGNET_INTAKE_TEMPORAL_TIMEOUT": INTAKE_TIMEOUT,
                FAILPOINT_ENV: f"hold:{self.holds}", "VANGNET_LOG_FORMAT": "json"}
-        self.intake = h.spawn("intake", [sys.executable, "-m", "starter", "serve"],
-                              self.workdir / "intake.log", env)
-        self.intake_url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(timeout=2) as http:
-            for _ in range(600):
-                if self.intake.popen.poll() is not None:
-                    raise RuntimeError(f"intake exited:\n{self.intake.tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{self.intake_url}/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"intake did not come up:\n{self.intake.tail()}")
+        self.intake, self.intake_url = await h.spawn_intake(self.workdir, env, probe="/healthz",
+                                                            attempts=600)
 
     def kill_intake(self) -> None:
         assert self.intake is not None

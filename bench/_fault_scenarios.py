@@ -45,6 +45,8 @@ class Outcome:
     outage_codes: Counter = field(default_factory=Counter)  # the same answers with their codes
     deadline_lateness: list[float] = field(default_factory=list)  # seconds past due, per deadline
     outage_lengths: list[float] = field(default_factory=list)
+    # cases opened by a probe at the start of each outage (checked with the load's cases)
+    probes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def row(self) -> dict[str, Any]:
@@ -109,11 +111,17 @@ async def worker_kill(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) 
 async def _down(rig: F.Rig, load: F.Load, out: Outcome, seconds: float, begin: Any,
                 end: Any) -> None:
     """One outage: `begin()`, `seconds` of watching the intake and /readyz, `end()`, then the
-    canary's recovery time (counted from the moment the dependency is back)."""
+    canary's recovery time (counted from the moment the dependency is back). A probe client
+    opens a case the moment the dependency goes down, so at least one call is answered inside
+    the outage whatever the load's clients happen to be waiting on (it retries until its 202,
+    and its case is checked with the rest)."""
     watch = F.ReadyzWatch(rig)
     await begin()
     t0 = time.monotonic()
     watch.start()
+    [ref] = load.new_refs(1, "PROBE")
+    out.probes.append(ref)
+    probe = asyncio.create_task(load.until_202(F.opening(ref)))
     await asyncio.sleep(seconds)
     await watch.stop()
     t1 = time.monotonic()
@@ -125,6 +133,7 @@ async def _down(rig: F.Rig, load: F.Load, out: Outcome, seconds: float, begin: A
     out.outage_lengths.append(time.monotonic() - t0)
     await F.canary(rig, load)
     out.recoveries.append(time.monotonic() - t2)
+    await probe
 
 
 async def server_restart(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) -> Outcome:
@@ -142,7 +151,7 @@ async def server_restart(rig: F.Rig, load: F.Load, size: Size, rng: random.Rando
             await _pause(rng)
             await _down(rig, load, out, size.outage, begin, end)
     refs = await _under_load(rig, load, size, "SR", inject)
-    out.findings = await F.check(rig, load, refs)
+    out.findings = await F.check(rig, load, refs + out.probes)
     return out
 
 
@@ -186,7 +195,7 @@ async def store_locked(rig: F.Rig, load: F.Load, size: Size, rng: random.Random)
             await _pause(rng)
             await _down(rig, load, out, size.store_outage or size.outage, begin, end)
     refs = await _under_load(rig, load, size, "SL", inject)
-    out.findings = await F.check(rig, load, refs)
+    out.findings = await F.check(rig, load, refs + out.probes)
     return out
 
 
@@ -208,7 +217,7 @@ async def partition(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) ->
                 proxy.heal()
             await _down(rig, load, out, size.outage, begin, end)
     refs = await _under_load(rig, load, size, "NP", inject)
-    out.findings = await F.check(rig, load, refs)
+    out.findings = await F.check(rig, load, refs + out.probes)
     return out
 
 

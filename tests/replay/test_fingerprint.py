@@ -25,6 +25,12 @@ from vangnet.audit import history_json
 from vangnet.scenarios import Region, RunResult, run_all
 
 REGENERATE = os.environ.get("VANGNET_REGENERATE_HISTORIES") == "1"
+# long_timeline sends 300+ events at speed while time skipping fires its month marks: where a timer
+# falls among the signals, and so where the archive's patch is first asked for, depends on the
+# scheduling of the moment (seen once in three clean CI runs). For it, today's run must make the
+# same kinds of commands (activities, local activities, patches, upserted keys, timers), not the
+# same sequence; its exact sequence is still pinned against its checked-in histories above.
+ORDER_FREE = {"long_timeline"}
 HOW = ("commands changed without workflow.patched: guard the change with a patch, add a history "
        "and regenerate the fingerprints (README, 'How to add a patch and a history'):\n  ")
 
@@ -62,5 +68,14 @@ async def test_todays_code_makes_the_recorded_commands(temporal_env, worker, tas
         write_fingerprints(now)
         return
     recorded = read_fingerprints(FINGERPRINTS)
-    changed = [difference(n, recorded.get(n, []), now[n]) for n in now if recorded.get(n) != now[n]]
+    changed = [difference(n, recorded.get(n, []), now[n]) for n in now
+               if n not in ORDER_FREE and recorded.get(n) != now[n]]
+    changed += [f"{n}: now makes {sorted(_kinds(now[n]) - _kinds(recorded.get(n, [])))}, no longer "
+                f"{sorted(_kinds(recorded.get(n, [])) - _kinds(now[n]))}" for n in now
+                if n in ORDER_FREE and _kinds(recorded.get(n, [])) != _kinds(now[n])]
     assert not changed, HOW + "\n  ".join(changed)
+
+
+def _kinds(fp: list[list[str]]) -> set[str]:
+    """The distinct commands of an episode, whatever their order and number."""
+    return {command for run in fp for command in run}

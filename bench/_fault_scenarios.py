@@ -95,17 +95,23 @@ async def worker_kill(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) 
     async def inject() -> None:
         for _ in range(size.runs):
             await _pause(rng)
-            rig.kill_worker()
-            t0 = time.monotonic()
-            await asyncio.sleep(rng.uniform(0, 1.0))
-            t1 = time.monotonic()
-            await rig.start_worker()
-            out.outage_lengths.append(time.monotonic() - t0)
-            await F.canary(rig, load)
-            out.recoveries.append(time.monotonic() - t1)
+            await _killed(load, out, rig.kill_worker, rig.start_worker, rng.uniform(0, 1.0))
     refs = await _under_load(rig, load, size, "WK", inject)
     out.findings = await F.check(rig, load, refs)
     return out
+
+
+async def _killed(load: F.Load, out: Outcome, kill: Any, start: Any, down: float) -> None:
+    """One process killed (`kill()`), left dead for `down` seconds and started again (`start()`);
+    the outage lasts until it is back, the recovery until the canary's first action."""
+    kill()
+    t0 = time.monotonic()
+    await asyncio.sleep(down)
+    t1 = time.monotonic()
+    await start()
+    out.outage_lengths.append(time.monotonic() - t0)
+    await F.canary(load.rig, load)
+    out.recoveries.append(time.monotonic() - t1)
 
 
 async def _down(rig: F.Rig, load: F.Load, out: Outcome, seconds: float, begin: Any,
@@ -162,14 +168,7 @@ async def intake_kill(rig: F.Rig, load: F.Load, size: Size, rng: random.Random) 
     async def inject() -> None:
         for _ in range(size.runs):
             await _pause(rng, 0.2, 1.0)
-            rig.kill_intake()
-            t0 = time.monotonic()
-            await asyncio.sleep(rng.uniform(0, 0.5))
-            t1 = time.monotonic()
-            await rig.start_intake()
-            out.outage_lengths.append(time.monotonic() - t0)
-            await F.canary(rig, load)
-            out.recoveries.append(time.monotonic() - t1)
+            await _killed(load, out, rig.kill_intake, rig.start_intake, rng.uniform(0, 0.5))
     refs = await _under_load(rig, load, size, "IK", inject)
     out.findings = await F.check(rig, load, refs)
     assert sum(1 for a in load.answers if a.status is None) >= 1 or size.runs == 0

@@ -10,6 +10,7 @@ load and measures.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -722,6 +723,14 @@ def run(coro_fn: Callable[[], Any], snapshot: bool = True) -> None:
         asyncio.run(coro)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def parser(prog: str, doc: str | None, n: int) -> argparse.ArgumentParser:
+    """A benchmark's command line: its module docstring as help, and the common arguments."""
+    p = argparse.ArgumentParser(prog=prog, description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_args(p, n)
+    return p
 
 
 def common_args(parser: Any, n: int) -> None:

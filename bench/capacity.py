@@ -171,9 +171,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    h.common_args(p, n=40)
+    p = h.parser("python -m bench.capacity", __doc__, n=40)
     p.add_argument("--concurrency", type=int, default=8, help="lifecycles driven at once")
     p.add_argument("--archive-timeout", type=float, default=300, help="seconds to wait for the archiver")
     return p

@@ -268,9 +268,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    h.common_args(p, n=10_000)
+    p = h.parser("python -m bench.fleet", __doc__, n=10_000)
     p.add_argument("--due", type=int, default=1000, help="deadlines falling due at one instant")
     p.add_argument("--lead", type=float, default=10.0, help="seconds from setting T0 to T0 (+10 ms per case)")
     p.add_argument("--rest", type=float, default=15.0, help="seconds at rest before measuring")

@@ -278,9 +278,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    h.common_args(p, n=5000)
+    p = h.parser("python -m bench.ingest", __doc__, n=5000)
     p.add_argument("--via", choices=("direct", "api", "both"), default="direct")
     p.add_argument("--codec", choices=("on", "off", "both"), default="on",
                    help="vangnet's payload encryption (issue 12): on, off, or both phases")

@@ -210,9 +210,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    h.common_args(p, n=600)
+    p = h.parser("python -m bench.latency", __doc__, n=600)
     p.add_argument("--rate", type=float, default=10.0, help="events per second (default 10)")
     p.add_argument("--via", choices=("direct", "api"), default="direct")
     p.add_argument("--codec", choices=("on", "off", "both"), default="on",

@@ -256,9 +256,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    h.common_args(p, n=40)
+    p = h.parser("python -m bench.replay", __doc__, n=40)
     p.add_argument("--repeat", type=int, default=10, help="replay each history this many times per round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=8, help="lifecycles driven at once")
